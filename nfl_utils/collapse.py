@@ -1,0 +1,89 @@
+"""Neural-collapse metrics (Papyan, Han & Donoho 2020), as defined in shared/spec/measures.md.
+
+All take features ``phi`` (n, p) and integer ``labels`` (n,) with every class 0..C-1 present,
+as numpy arrays or torch tensors, and return plain floats computed in float64.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from .spectrum import _matrix
+
+
+def _labels(labels, n, device):
+    y = torch.as_tensor(np.asarray(labels) if not isinstance(labels, torch.Tensor) else labels)
+    if y.ndim != 1 or y.shape[0] != n:
+        raise ValueError(f"labels must be 1-D with one entry per row of phi ({n}); got {tuple(y.shape)}")
+    if y.is_floating_point():
+        raise ValueError("labels must be integer class indices 0..C-1")
+    y = y.long().to(device)
+    C = int(y.max()) + 1
+    counts = torch.bincount(y, minlength=C)
+    if C < 2 or bool((counts == 0).any()) or int(y.min()) < 0:
+        raise ValueError(f"neural-collapse metrics need at least 2 classes, each present; "
+                         f"class counts are {counts.tolist()}")
+    return y, C, counts
+
+
+def class_means(phi, labels):
+    """(μ_c as rows (C, p), global mean μ_G (p,), labels tensor, C)."""
+    X = _matrix(phi, "phi")
+    y, C, counts = _labels(labels, X.shape[0], X.device)
+    sums = torch.zeros(C, X.shape[1], dtype=torch.float64, device=X.device).index_add_(0, y, X)
+    return sums / counts[:, None], X.mean(0), X, y, C
+
+
+def nc1(phi, labels) -> float:
+    """tr(Σ_W Σ_B⁺)/C: within-class variability relative to the between-class spread."""
+    mu, mu_g, X, y, C = class_means(phi, labels)
+    Mt = (mu - mu_g) / math.sqrt(C)                      # Σ_B = Mtᵀ Mt
+    U, s, _ = torch.linalg.svd(Mt.T, full_matrices=False)  # Σ_B⁺ = U s⁻² Uᵀ on its range
+    if s.max() <= 0:
+        raise ValueError("all class means coincide: Σ_B = 0 and NC1 is undefined")
+    keep = s > 1e-10 * s.max()
+    Z = (X - mu[y]) @ U[:, keep]                         # within-class deviations on range(Σ_B)
+    return float(((Z * Z).mean(0) / s[keep] ** 2).sum() / C)
+
+
+def nc2_equinorm(phi, labels) -> float:
+    """std_c ‖μ_c − μ_G‖ / mean_c ‖μ_c − μ_G‖ (0 when the centred means have equal norms)."""
+    mu, mu_g, *_ = class_means(phi, labels)
+    norms = torch.linalg.vector_norm(mu - mu_g, dim=1)
+    return float(norms.std(unbiased=False) / norms.mean())
+
+
+def nc2_equiangular(phi, labels) -> float:
+    """‖M̃M̃ᵀ/‖M̃M̃ᵀ‖_F − (I − 11ᵀ/C)/√(C−1)‖_F, M̃ the normalised centred means (0 at a simplex ETF)."""
+    mu, mu_g, *_, C = class_means(phi, labels)
+    Mt = mu - mu_g
+    Mt = Mt / torch.linalg.vector_norm(Mt, dim=1, keepdim=True)
+    G = Mt @ Mt.T
+    etf = (torch.eye(C, dtype=torch.float64, device=G.device) - 1.0 / C) / math.sqrt(C - 1)
+    return float(torch.linalg.matrix_norm(G / torch.linalg.matrix_norm(G) - etf))
+
+
+def nc3(phi, labels, weight) -> float:
+    """‖Wᵀ/‖W‖_F − M/‖M‖_F‖_F: self-duality of the head W (C, p) and the centred means M (p, C)."""
+    mu, mu_g, X, y, C = class_means(phi, labels)
+    W = _matrix(weight, "weight", device=X.device)
+    if W.shape != (C, X.shape[1]):
+        raise ValueError(f"weight must be (C, p) = {(C, X.shape[1])}; got {tuple(W.shape)}")
+    M = (mu - mu_g).T
+    return float(torch.linalg.matrix_norm(W.T / torch.linalg.matrix_norm(W) - M / torch.linalg.matrix_norm(M)))
+
+
+def nc4(phi, labels, outputs) -> float:
+    """Fraction of samples where the net's argmax disagrees with the nearest-class-mean rule."""
+    mu, mu_g, X, y, C = class_means(phi, labels)
+    F = _matrix(outputs, "outputs", n=X.shape[0], device=X.device)
+    ncc = torch.cdist(X, mu).argmin(1)
+    return float((F.argmax(1) != ncc).double().mean())
+
+
+def all_nc(phi, labels, weight, outputs) -> dict:
+    return {"nc1": nc1(phi, labels), "nc2_equinorm": nc2_equinorm(phi, labels),
+            "nc2_equiangular": nc2_equiangular(phi, labels), "nc3": nc3(phi, labels, weight),
+            "nc4": nc4(phi, labels, outputs)}

@@ -1,0 +1,375 @@
+"""Diagonalising the forward feature map Φ (see shared/spec/measures.md).
+
+M = ΦᵀΦ / n (p×p, float64) is diagonalised: eigenvalues ρ_k (descending) and eigenvectors v_k;
+eigenfunctions e_k(x) = v_kᵀ Φ(x) / √ρ_k are orthonormal on the sample, ⟨u, v⟩ = (1/n) Σ u v.
+Everything here is computed from the moments ΦᵀΦ, Φᵀ1, ΦᵀF, Fᵀ1, FᵀF, so a
+:class:`SpectralAccumulator` fed batch by batch gives the same numbers as :func:`diagonalize` on
+the whole array without ever holding Φ. Inputs may be numpy arrays or torch tensors on any device;
+results come back as numpy arrays for numpy input and as float64 tensors on the input's device for
+tensor input.
+"""
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+EIG_RTOL = 1e-10    # modes with ρ_k < EIG_RTOL·ρ_1 are dropped (measures.md)
+RANK_RTOL = 1e-6    # singular values of the centred outputs below RANK_RTOL·s_max are dropped [ours]:
+#                     the streaming form sees only FᵀF, whose eigenvalues are s², so 1e-6 on s is
+#                     1e-12 on s², well above float64 round-off.
+
+
+class FewSamplesWarning(UserWarning):
+    """n ≤ p: only n (nonzero) modes exist."""
+
+
+def one_hot(labels, num_classes: int, scale: float = 1.0):
+    """One-hot targets (n, C) times ``scale``, as float64 of the same kind as ``labels``."""
+    if isinstance(labels, torch.Tensor):
+        return torch.nn.functional.one_hot(labels.long(), num_classes).double() * scale
+    return np.eye(num_classes)[np.asarray(labels)] * scale
+
+
+# ----------------------------------------------------------------------------- conversion
+class _Kind:
+    """Remembers whether the caller used numpy or torch (and which device)."""
+
+    def __init__(self, x):
+        self.numpy = not isinstance(x, torch.Tensor)
+        self.device = torch.device("cpu") if self.numpy else x.device
+
+    def out(self, t):
+        if t is None:
+            return None
+        return t.detach().cpu().numpy() if self.numpy else t
+
+
+def _matrix(x, name: str, n: int | None = None, device=None, allow_1d: bool = False):
+    t = torch.from_numpy(np.asarray(x)) if not isinstance(x, torch.Tensor) else x.detach()
+    if device is not None:
+        t = t.to(device)
+    if t.ndim == 1 and allow_1d:
+        t = t[:, None]
+    if t.ndim != 2:
+        hint = " (a single column is written x[:, None])" if t.ndim == 1 else ""
+        raise ValueError(f"{name} must be a 2-D array (n, columns); got shape {tuple(t.shape)}{hint}")
+    if t.shape[0] == 0 or t.shape[1] == 0:
+        raise ValueError(f"{name} is empty (shape {tuple(t.shape)}): need at least one row and column")
+    if n is not None and t.shape[0] != n:
+        raise ValueError(f"{name} has {t.shape[0]} rows but phi has {n}: pass the same samples")
+    if not t.is_floating_point():
+        t = t.double()
+    if not bool(torch.isfinite(t).all()):
+        raise ValueError(f"{name} contains NaN or inf values; check the network (diverged "
+                         "training, a too-large learning rate) before measuring")
+    return t.to(torch.float64)
+
+
+# ----------------------------------------------------------------------------- accumulator
+class SpectralAccumulator:
+    """Streams Φ (and optionally targets f* and outputs f̂) batch by batch.
+
+    Holds only p×p, p×C and C×C moments on the device of the first batch.
+
+    >>> acc = SpectralAccumulator()
+    >>> for phi_b, y_b, out_b in batches: acc.update(phi_b, y_b, out_b)
+    >>> s = acc.diagonalize(); d = acc.low_rank_measure()
+    """
+
+    def __init__(self):
+        self.n = 0
+        self.kind = None
+        self.S = self.sphi = None
+        self.stats: dict[str, list] = {}
+
+    def update(self, phi, targets=None, outputs=None):
+        if self.kind is None:
+            self.kind = _Kind(phi)
+        dev = self.kind.device
+        phi = _matrix(phi, "phi", device=dev)
+        n, p = phi.shape
+        if self.S is not None and p != self.S.shape[0]:
+            raise ValueError(f"phi has {p} columns in this batch but {self.S.shape[0]} before")
+        given = {k: v for k, v in (("targets", targets), ("outputs", outputs)) if v is not None}
+        if self.n and set(given) != set(self.stats):
+            raise ValueError(f"every batch must give the same arrays; first batch had "
+                             f"{sorted(self.stats) or 'phi only'}, this one {sorted(given) or 'phi only'}")
+        if self.S is None:
+            self.S = torch.zeros(p, p, dtype=torch.float64, device=dev)
+            self.sphi = torch.zeros(p, dtype=torch.float64, device=dev)
+        self.S.addmm_(phi.T, phi)
+        self.sphi += phi.sum(0)
+        for name, F in given.items():
+            F = _matrix(F, name, n=n, device=dev, allow_1d=True)
+            if name not in self.stats:
+                C = F.shape[1]
+                self.stats[name] = [torch.zeros(p, C, dtype=torch.float64, device=dev),
+                                    torch.zeros(C, dtype=torch.float64, device=dev),
+                                    torch.zeros(C, C, dtype=torch.float64, device=dev)]
+            PF, sF, FF = self.stats[name]
+            if F.shape[1] != sF.shape[0]:
+                raise ValueError(f"{name} has {F.shape[1]} columns in this batch but {sF.shape[0]} before")
+            PF.addmm_(phi.T, F)
+            sF += F.sum(0)
+            FF.addmm_(F.T, F)
+        self.n += n
+        return self
+
+    def _check(self):
+        if self.n == 0:
+            raise ValueError("no samples: call update() with at least one batch first")
+
+    def diagonalize(self, centre: bool = False) -> "Spectrum":
+        self._check()
+        n, p = self.n, self.S.shape[0]
+        mu = self.sphi / n
+        M = self.S / n
+        if centre:
+            M = M - torch.outer(mu, mu)
+        rho, V = _eig_desc(0.5 * (M + M.T))
+        if n <= p:
+            _warn_few(n, p)
+        cross, norms = {}, {}
+        for name, (PF, sF, FF) in self.stats.items():
+            fbar = sF / n
+            B = PF / n
+            norm2 = torch.trace(FF) / n
+            if centre:
+                B = B - torch.outer(mu, fbar)
+                norm2 = norm2 - fbar @ fbar
+            cross[name], norms[name] = B, norm2
+        return Spectrum._build(rho, V, mu if centre else None, cross, norms, n, p, centre, self.kind)
+
+    def low_rank_measure(self) -> float:
+        """D_LR of the accumulated Φ against the accumulated outputs (measures.md)."""
+        self._check()
+        if "outputs" not in self.stats:
+            raise ValueError("D_LR needs the network outputs: pass outputs= to update()")
+        n = self.n
+        mu = self.sphi / n
+        PF, sF, FF = self.stats["outputs"]
+        fbar = sF / n
+        Mc = self.S - n * torch.outer(mu, mu)                  # ΦcᵀΦc
+        Bc = PF - n * torch.outer(mu, fbar)                    # ΦcᵀFc
+        Gc = FF - n * torch.outer(fbar, fbar)                  # FcᵀFc
+        w, U = torch.linalg.eigh(0.5 * (Gc + Gc.T))
+        if w.max() <= 0:
+            raise ValueError("the outputs are constant over the sample: the span of the centred "
+                             "outputs is empty and D_LR is undefined")
+        keep = w > (RANK_RTOL ** 2) * w.max()
+        X = (Bc @ U[:, keep]) / torch.sqrt(w[keep])            # ΦcᵀQ
+        den = torch.linalg.matrix_norm(Mc) * math.sqrt(int(keep.sum()))
+        if den <= 0:
+            raise ValueError("phi is constant over the sample (zero centred kernel): D_LR is undefined")
+        d = 1.0 - float((X * X).sum() / den)
+        return min(1.0, max(0.0, d))
+
+
+def _eig_desc(M):
+    evals, evecs = torch.linalg.eigh(M)
+    return _drop_small(evals.flip(0), evecs.flip(1))
+
+
+def _drop_small(evals, evecs):
+    if evals.numel() == 0 or evals[0] <= 0:
+        raise ValueError("phi is identically zero (after centring, if asked): it has no modes. "
+                         "Check for dead units or a constant feature map.")
+    keep = evals > EIG_RTOL * evals[0]
+    return evals[keep], evecs[:, keep]
+
+
+def _warn_few(n, p):
+    warnings.warn(f"n = {n} samples ≤ p = {p} features: only n modes exist (the n×n route is "
+                  "exact for them). Measure on more samples than features to see the whole "
+                  "spectrum.", FewSamplesWarning, stacklevel=3)
+
+
+# ----------------------------------------------------------------------------- the result
+@dataclass
+class Spectrum:
+    """Eigen-decomposition of Φ with respect to the empirical measure, plus quality/utility."""
+
+    _rho: torch.Tensor
+    _V: torch.Tensor
+    _mean: torch.Tensor | None
+    _coef: dict          # name -> (r, C) matrix ⟨e_k, f_c⟩
+    _norm2: dict         # name -> Σ_c ‖f_c‖²
+    n: int
+    p: int
+    centred: bool
+    _kind: _Kind
+
+    @classmethod
+    def _build(cls, rho, V, mean, cross, norms, n, p, centre, kind):
+        coef = {k: (V.T @ B) / torch.sqrt(rho)[:, None] for k, B in cross.items()}
+        for k, v in norms.items():
+            if v <= 0:
+                raise ValueError(f"{k} are identically zero{' after centring' if centre else ''}: "
+                                 "quality/utility are undefined")
+        return cls(rho, V, mean, coef, {k: float(v) for k, v in norms.items()}, n, p, centre, kind)
+
+    # -- spectrum
+    @property
+    def rank(self) -> int:
+        return int(self._rho.numel())
+
+    @property
+    def eigenvalues(self):
+        return self._kind.out(self._rho)
+
+    @property
+    def eigenvectors(self):
+        return self._kind.out(self._V)
+
+    def eigenfunctions(self, phi_new):
+        """Values e_k(x) on new inputs (Nyström): (Φ(x) − mean) v_k / √ρ_k, shape (m, r)."""
+        X = _matrix(phi_new, "phi_new", device=self._V.device)
+        if X.shape[1] != self.p:
+            raise ValueError(f"phi_new has {X.shape[1]} columns; this spectrum has p = {self.p}")
+        if self._mean is not None:
+            X = X - self._mean
+        return self._kind.out((X @ self._V) / torch.sqrt(self._rho))
+
+    @property
+    def effective_dimension(self) -> float:
+        return effective_dimension(self._rho)
+
+    # -- quality / utility
+    def coefficients(self, which: str = "outputs"):
+        """The (r, C) matrix ⟨e_k, f_c⟩ for ``which`` in {"targets", "outputs"}."""
+        return self._kind.out(self._coef[which]) if which in self._coef else None
+
+    def _q(self, which):
+        if which not in self._coef:
+            return None
+        A = self._coef[which]
+        return (A * A).sum(1) / self._norm2[which]
+
+    @property
+    def quality(self):
+        return self._kind.out(self._q("targets"))
+
+    @property
+    def utility(self):
+        return self._kind.out(self._q("outputs"))
+
+    @property
+    def cumulative_quality(self):
+        q = self._q("targets")
+        return None if q is None else self._kind.out(torch.cumsum(q, 0))
+
+    @property
+    def cumulative_utility(self):
+        q = self._q("outputs")
+        return None if q is None else self._kind.out(torch.cumsum(q, 0))
+
+    def summary(self, num_classes: int | None = None, level: float = 0.9) -> dict:
+        """Π(C), Π*(C), k90, k*90, d_eff and the spectral gap, as plain floats.
+
+        C defaults to the number of target (else output) columns. The gap is ρ_C/ρ_{C+1} for
+        the uncentred spectrum and ρ_{C−1}/ρ_C for the centred one; inf where the denominator
+        mode does not exist. k90 is NaN where Π never reaches ``level``.
+        """
+        C = num_classes
+        if C is None:
+            src = self._coef.get("targets", self._coef.get("outputs"))
+            C = src.shape[1] if src is not None else 1
+        rho = self._rho.cpu().numpy()
+        out = {"C": C, "rank": self.rank, "d_eff": self.effective_dimension,
+               "rho_1": float(rho[0]), "trace": float(rho.sum())}
+        hi, lo = (C - 1, C) if self.centred else (C, C + 1)
+        out["gap"] = (float(rho[hi - 1] / rho[lo - 1]) if lo <= len(rho) else math.inf) if hi >= 1 else math.nan
+        for key, which in (("pi", "outputs"), ("pistar", "targets")):
+            q = self._q(which)
+            if q is None:
+                continue
+            cum = torch.cumsum(q, 0).cpu().numpy()
+            out[f"{key}_C"] = float(cum[min(C, len(cum)) - 1])
+            out[f"{key}_all"] = float(cum[-1])
+            hit = np.nonzero(cum >= level - 1e-12)[0]
+            out[f"k{'star' if key == 'pistar' else ''}90"] = float(hit[0] + 1) if len(hit) else math.nan
+        return out
+
+
+# ----------------------------------------------------------------------------- functions
+def diagonalize(phi, targets=None, outputs=None, centre: bool = False) -> Spectrum:
+    """Diagonalise Φ (n, p); ``targets`` f* and ``outputs`` f̂ are (n, C) or 1-D (one column).
+
+    With n > p it diagonalises ΦᵀΦ/n (p×p); with n ≤ p it takes the thin SVD of Φ, whose n
+    squared singular values over n are the nonzero eigenvalues of the n×n Gram matrix ΦΦᵀ/n,
+    and warns (FewSamplesWarning) that only n modes exist.
+    """
+    phi_t = _matrix(phi, "phi")
+    n, p = phi_t.shape
+    if n > p:
+        return SpectralAccumulator().update(phi, targets, outputs).diagonalize(centre)
+    kind = _Kind(phi)
+    X = phi_t.to(kind.device)
+    mu = X.mean(0)
+    if centre:
+        X = X - mu
+    # SVD of Φ itself: the n×n route without squaring Φ's condition number
+    _, sv, Vh = torch.linalg.svd(X, full_matrices=False)
+    lam, V = _drop_small(sv * sv / n, Vh.T)
+    _warn_few(n, p)
+    cross, norms = {}, {}
+    for name, F in (("targets", targets), ("outputs", outputs)):
+        if F is None:
+            continue
+        F = _matrix(F, name, n=n, device=kind.device, allow_1d=True)
+        if centre:
+            F = F - F.mean(0)
+        cross[name], norms[name] = X.T @ F / n, (F * F).sum() / n
+    return Spectrum._build(lam, V, mu if centre else None, cross, norms, n, p, centre, kind)
+
+
+def effective_dimension(eigenvalues) -> float:
+    """exp of the Shannon entropy of ρ_k / Σρ."""
+    rho = torch.as_tensor(eigenvalues, dtype=torch.float64)
+    rho = rho[rho > 0]
+    pk = rho / rho.sum()
+    return float(torch.exp(-(pk * torch.log(pk)).sum()))
+
+
+def low_rank_measure(phi, outputs) -> float:
+    """D_LR = 1 − CKA(T, T_MP) ∈ [0, 1] (0 richest, 1 laziest), fast p×p form."""
+    n = _matrix(phi, "phi").shape[0]
+    _matrix(outputs, "outputs", n=n, allow_1d=True)
+    return SpectralAccumulator().update(phi, outputs=outputs).low_rank_measure()
+
+
+def low_rank_measure_explicit(phi, outputs, a1: float = 1.0, a2: float = 1.0) -> float:
+    """D_LR from the n×n kernels, for tests: T_MP = a1·11ᵀ/n + a2·P_Ĥ with Ĥ the span of the
+    centred outputs, and linear CKA with the centring H = I − 11ᵀ/n. O(n²) memory."""
+    X = _matrix(phi, "phi")
+    F = _matrix(outputs, "outputs", n=X.shape[0], allow_1d=True)
+    n = X.shape[0]
+    H = torch.eye(n, dtype=torch.float64) - 1.0 / n
+    U, s, _ = torch.linalg.svd(H @ F, full_matrices=False)
+    Q = U[:, s > RANK_RTOL * s.max()]
+    T_mp = a1 * torch.ones(n, n, dtype=torch.float64) / n + a2 * (Q @ Q.T)
+    return 1.0 - _cka_kernels(X @ X.T, T_mp)
+
+
+def _cka_kernels(K, L):
+    n = K.shape[0]
+    H = torch.eye(n, dtype=torch.float64, device=K.device) - 1.0 / n
+    Kc, Lc = H @ K @ H, H @ L @ H
+    return float((Kc * Lc).sum() / (torch.linalg.matrix_norm(Kc) * torch.linalg.matrix_norm(Lc)))
+
+
+def linear_cka(phi_a, phi_b) -> float:
+    """Linear CKA between the kernels of two feature maps on the same n samples (p×p form).
+    S_init = linear_cka(Φ_t, Φ_0)."""
+    A = _matrix(phi_a, "phi_a")
+    B = _matrix(phi_b, "phi_b", n=A.shape[0], device=A.device)
+    A, B = A - A.mean(0), B - B.mean(0)
+    num = torch.linalg.matrix_norm(A.T @ B) ** 2
+    den = torch.linalg.matrix_norm(A.T @ A) * torch.linalg.matrix_norm(B.T @ B)
+    if den <= 0:
+        raise ValueError("a feature map is constant over the sample: CKA is undefined")
+    return float(num / den)
