@@ -1,0 +1,114 @@
+"""Networks split into a feature map Φ (``.features``: x → penultimate post-activations) and a
+linear head W (``.head``). ``forward(x) = output_scale · head(features(x))``."""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+MODELS = ("mlp", "cnn", "vgg16", "vgg16_bn", "resnet18")
+ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "gelu": nn.GELU, "linear": nn.Identity}
+
+
+class Net(nn.Module):
+    def __init__(self, features: nn.Module, head: nn.Linear, output_scale: float = 1.0):
+        super().__init__()
+        self.features, self.head, self.output_scale = features, head, output_scale
+
+    @property
+    def feature_dim(self) -> int:
+        return self.head.in_features
+
+    def forward(self, x):
+        out = self.head(self.features(x))
+        return out * self.output_scale if self.output_scale != 1.0 else out
+
+
+def _act(name):
+    if name not in ACTIVATIONS:
+        raise ValueError(f"unknown activation {name!r}; valid: {', '.join(ACTIVATIONS)}")
+    return ACTIVATIONS[name]()
+
+
+def mlp(input_shape, num_outputs, width=256, depth=2, activation="relu"):
+    d_in = math.prod(input_shape)
+    layers, d = [nn.Flatten()], d_in
+    for _ in range(depth):
+        layers += [nn.Linear(d, width), _act(activation)]
+        d = width
+    return nn.Sequential(*layers), nn.Linear(d, num_outputs)
+
+
+def cnn(input_shape, num_outputs, width=256, channels=32, activation="relu"):
+    """A small convnet: 1-D for mnist1d-like (L,) inputs, 2-D for (C, H, W) images."""
+    if len(input_shape) == 1:
+        L = input_shape[0]
+        convs = [nn.Unflatten(1, (1, L))]
+        c_in = 1
+        for _ in range(3):
+            convs += [nn.Conv1d(c_in, channels, 5, stride=2, padding=1), _act(activation)]
+            c_in = channels
+        body = nn.Sequential(*convs)
+    elif len(input_shape) == 3:
+        c = input_shape[0]
+        body = nn.Sequential(nn.Conv2d(c, channels, 3, padding=1), _act(activation), nn.MaxPool2d(2),
+                             nn.Conv2d(channels, 2 * channels, 3, padding=1), _act(activation), nn.MaxPool2d(2))
+    else:
+        raise ValueError(f"cnn takes (L,) or (C, H, W) inputs; got shape {tuple(input_shape)}")
+    with torch.no_grad():
+        flat = body(torch.zeros(1, *input_shape)).numel()
+    feats = nn.Sequential(body, nn.Flatten(), nn.Linear(flat, width), _act(activation))
+    return feats, nn.Linear(width, num_outputs)
+
+
+VGG16_CFG = [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"]
+
+
+def vgg16(input_shape, num_outputs, batch_norm=False):
+    """VGG16 CIFAR variant: the 13 conv layers, then global pooling to a 512-d Φ, one Linear head."""
+    if len(input_shape) != 3:
+        raise ValueError(f"vgg16 needs image inputs (C, H, W); got {tuple(input_shape)}")
+    layers, c = [], input_shape[0]
+    for v in VGG16_CFG:
+        if v == "M":
+            layers.append(nn.MaxPool2d(2, ceil_mode=True))
+        else:
+            layers += [nn.Conv2d(c, v, 3, padding=1)] + ([nn.BatchNorm2d(v)] if batch_norm else []) + [nn.ReLU(inplace=True)]
+            c = v
+    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten()]
+    return nn.Sequential(*layers), nn.Linear(512, num_outputs)
+
+
+def resnet18(input_shape, num_outputs):
+    """torchvision's ResNet18 with the CIFAR stem (3×3 conv1, stride 1, no max-pool)."""
+    from torchvision.models import resnet18 as tv_resnet18
+
+    if len(input_shape) != 3:
+        raise ValueError(f"resnet18 needs image inputs (C, H, W); got {tuple(input_shape)}")
+    r = tv_resnet18(num_classes=num_outputs)
+    r.conv1 = nn.Conv2d(input_shape[0], 64, 3, stride=1, padding=1, bias=False)
+    feats = nn.Sequential(r.conv1, r.bn1, r.relu, r.layer1, r.layer2, r.layer3, r.layer4, r.avgpool, nn.Flatten())
+    return feats, r.fc
+
+
+def build_model(name: str, input_shape, num_outputs: int, *, width=256, depth=2, activation="relu",
+                channels=32, init_scale=1.0, output_scale=1.0) -> Net:
+    """Build a model by name (one of ``MODELS``). ``init_scale`` multiplies every parameter at init."""
+    key = name.lower()
+    if key == "mlp":
+        f, h = mlp(input_shape, num_outputs, width, depth, activation)
+    elif key == "cnn":
+        f, h = cnn(input_shape, num_outputs, width, channels, activation)
+    elif key in ("vgg16", "vgg16_bn"):
+        f, h = vgg16(input_shape, num_outputs, batch_norm=key.endswith("_bn"))
+    elif key == "resnet18":
+        f, h = resnet18(input_shape, num_outputs)
+    else:
+        raise ValueError(f"unknown model {name!r}; valid names: {', '.join(MODELS)}")
+    net = Net(f, h, output_scale)
+    if init_scale != 1.0:
+        with torch.no_grad():
+            for prm in net.parameters():
+                prm.mul_(init_scale)
+    return net

@@ -1,0 +1,231 @@
+"""Models, the trainer and the run store."""
+import math
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from nfl_utils import store
+from nfl_utils.config import Config
+from nfl_utils.measure import loss_fn, targets_for
+from nfl_utils.models import MODELS, build_model
+from nfl_utils.train import augment, train
+
+SMALL = dict(dataset="mnist1d", model="mlp", width=64, epochs=6, train_size=2000, measure_size=400,
+             test_measure_size=400, batch_size=100, lr=0.05, checkpoints=(0, 2, 4, 6))
+
+
+@pytest.fixture
+def runs(tmp_path, monkeypatch):
+    monkeypatch.setenv(store.RUNS_ENV, str(tmp_path / "runs"))
+    return tmp_path / "runs"
+
+
+# ----------------------------------------------------------------------------- models
+@pytest.mark.parametrize("name, shape, p", [("mlp", (40,), 256), ("cnn", (40,), 256), ("cnn", (1, 28, 28), 256),
+                                            ("vgg16", (3, 32, 32), 512), ("vgg16_bn", (3, 32, 32), 512),
+                                            ("resnet18", (3, 32, 32), 512)])
+def test_models_split_into_features_and_head(name, shape, p):
+    torch.manual_seed(0)
+    net = build_model(name, shape, 10).eval()
+    x = torch.randn(3, *shape)
+    phi = net.features(x)
+    assert phi.shape == (3, p) and net.head.in_features == p and net.head.out_features == 10
+    assert torch.allclose(net(x), net.head(phi))
+    assert (phi >= 0).all()                # penultimate *post*-activations (ReLU)
+
+
+def test_resnet18_has_the_cifar_stem():
+    net = build_model("resnet18", (3, 32, 32), 10)
+    conv1 = net.features[0]
+    assert conv1.kernel_size == (3, 3) and conv1.stride == (1, 1)
+    assert not any(isinstance(m, torch.nn.MaxPool2d) for m in net.modules())
+    bn = [m for m in build_model("vgg16_bn", (3, 32, 32), 10).modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    assert len(bn) == 13 and not any(isinstance(m, torch.nn.BatchNorm2d) for m in build_model("vgg16", (3, 32, 32), 10).modules())
+
+
+def test_unknown_model_lists_valid_names_and_scales_apply():
+    with pytest.raises(ValueError, match=", ".join(MODELS)):
+        build_model("transformer", (40,), 10)
+    torch.manual_seed(0)
+    a = build_model("mlp", (40,), 10)
+    torch.manual_seed(0)
+    b = build_model("mlp", (40,), 10, init_scale=3.0, output_scale=0.5)
+    for pa, pb in zip(a.parameters(), b.parameters()):
+        assert torch.allclose(3 * pa, pb)
+    x = torch.randn(4, 40)
+    assert torch.allclose(b(x), 0.5 * b.head(b.features(x)))
+
+
+def test_augment_is_a_shifted_or_flipped_crop():
+    x = torch.arange(2 * 3 * 8 * 8, dtype=torch.float32).reshape(2, 3, 8, 8)
+    out = augment(x, torch.Generator().manual_seed(0), pad=2)
+    xp = torch.nn.functional.pad(x, (2, 2, 2, 2))
+    for i in range(2):
+        cands = [xp[i, :, a:a + 8, b:b + 8] for a in range(5) for b in range(5)]
+        cands += [c.flip(-1) for c in cands]
+        assert any(torch.equal(out[i], c) for c in cands)
+
+
+def test_target_scaling_reaches_the_loss():
+    cfg = Config(loss="mse", target_scale=3.0)
+    out = torch.randn(5, 10)
+    y = torch.tensor([0, 3, 9, 2, 2])
+    expected = ((out - 3.0 * torch.nn.functional.one_hot(y, 10)) ** 2).mean()
+    assert float(loss_fn(out, y, cfg, 10)) == pytest.approx(float(expected), rel=1e-6)
+    assert float(targets_for(y, cfg, 10).sum()) == pytest.approx(15.0)
+    r = targets_for(torch.arange(10), Config(task="regress", loss="mse", target_scale=2.0), 10)
+    assert r.shape == (10, 1) and float(r.mean()) == pytest.approx(0) and float(r.std(unbiased=False)) == pytest.approx(2.0)
+
+
+# ----------------------------------------------------------------------------- config
+@pytest.mark.parametrize("field, value, match", [
+    ("lr", -0.1, "lr=-0.1"), ("loss", "hinge", "loss='hinge'"), ("epochs", 0, "epochs=0"),
+    ("dataset", "imagenet", "dataset='imagenet'"), ("model", "gpt", "model='gpt'"),
+    ("shuffle_fraction", 1.5, "shuffle_fraction=1.5"), ("checkpoints", (0, 99), "checkpoints"),
+    ("weight_decay", -1.0, "weight_decay"),
+])
+def test_invalid_config_names_the_field(field, value, match):
+    with pytest.raises(ValueError, match=match):
+        Config(**{field: value})
+
+
+def test_train_size_larger_than_data_fails_before_training(runs):
+    with pytest.raises(ValueError, match="train_size=100000"):
+        train(Config(train_size=100000, epochs=1), progress=False)
+    assert not runs.exists() or not any(runs.iterdir())
+
+
+def test_config_hash_is_stable_and_sensitive():
+    a, b = Config(), Config()
+    assert a.hash == b.hash and len(a.hash) == 16
+    assert a.replace(lr=0.01).hash != a.hash
+    assert Config.from_dict(a.to_dict()) == a
+    assert Config().checkpoint_epochs == (0, 1, 2, 4, 8, 16, 30)
+
+
+# ----------------------------------------------------------------------------- training
+def test_head_only_freezes_the_spectrum_while_utility_moves(runs):
+    run = train(Config(**SMALL, head_only=True), progress=False)
+    A = run.arrays
+    for key in ("train_u_eigenvalues", "train_c_eigenvalues", "train_u_cum_quality", "train_c_cum_quality",
+                "ef_class_means_u", "ef_class_means_c", "test_u_eigenvalues", "test_u_cum_quality"):
+        for k in range(1, len(A[key])):
+            np.testing.assert_array_equal(A[key][k], A[key][0], err_msg=key)
+    assert np.nanmax(np.abs(A["train_u_cum_utility"][-1] - A["train_u_cum_utility"][0])) > 1e-3
+    assert run.metrics["s_init"].eq(1.0).all() or np.allclose(run.metrics["s_init"], 1.0, atol=1e-12)
+    assert run.metrics["train_acc"].iloc[-1] > run.metrics["train_acc"].iloc[0] + 0.1
+
+    full = train(Config(**SMALL), progress=False)
+    B = full.arrays
+    assert np.nanmax(np.abs(B["train_u_eigenvalues"][-1] - B["train_u_eigenvalues"][0])) > 1e-3
+    assert np.nanmax(np.abs(B["train_u_cum_quality"][-1] - B["train_u_cum_quality"][0])) > 1e-3
+    assert full.metrics["s_init"].iloc[0] == pytest.approx(1.0) and full.metrics["s_init"].iloc[-1] < 0.99
+
+
+def test_every_measure_is_recorded_and_finite(runs):
+    run = train(Config(**SMALL), progress=False)
+    m = run.metrics
+    assert list(m["epoch"]) == [0, 2, 4, 6]
+    for col in ["train_loss", "test_acc", "train_u_pi_C", "train_u_pistar_C", "train_c_d_eff", "train_u_gap",
+                "test_u_pistar_C", "train_dlr", "test_dlr", "s_init", "theta_norm2", "theta_dist", "nc1",
+                "nc2_equinorm", "nc2_equiangular", "nc3", "nc4", "train_time", "measure_time"]:
+        assert np.isfinite(m[col]).all(), col
+    check_complete_record(run)
+    assert m["theta_dist"].iloc[0] == 0 and m["theta_dist"].iloc[-1] > 0
+    assert ((m["train_dlr"] >= 0) & (m["train_dlr"] <= 1)).all()
+    assert run.arrays["train_u_eigenvalues"].shape[0] == 4
+    # Π on the training measurement set reaches 1 (f̂ = WΦ + b: the bias is the only part outside
+    # span Φ, tiny for ReLU features that contain the constant direction), Π* on test stays below
+    assert np.nanmax(run.arrays["train_u_cum_utility"][-1]) > 0.99
+    assert np.nanmax(run.arrays["test_u_cum_quality"][-1]) < 1
+
+
+def test_same_seed_gives_identical_metrics_and_rerun_is_served_from_the_store(runs, tmp_path, monkeypatch):
+    cfg = Config(**SMALL)
+    a = train(cfg, progress=False)
+    monkeypatch.setenv(store.RUNS_ENV, str(tmp_path / "other"))
+    b = train(cfg, progress=False)
+    cols = [c for c in a.metrics if not c.endswith("_time")]
+    assert a.metrics[cols].equals(b.metrics[cols])
+    for k in a.arrays:
+        np.testing.assert_array_equal(a.arrays[k], b.arrays[k])
+    import nfl_utils.train as T
+    monkeypatch.setattr(T, "get_data", lambda cfg: pytest.fail("a finished run must not be retrained"))
+    t0 = time.perf_counter()
+    c = train(cfg, progress=False)
+    elapsed = time.perf_counter() - t0
+    print(f"served from the store in {elapsed * 1000:.0f} ms")
+    assert elapsed < 1.0 and c.path == b.path
+
+
+def test_killed_run_leaves_nothing_half_written_and_resumes_to_the_same_result(runs, tmp_path, monkeypatch):
+    cfg = Config(**{**SMALL, "epochs": 8, "checkpoints": (0, 2, 4, 6, 8)})
+    env = {**os.environ, store.RUNS_ENV: str(runs), "NFL_KILL_AFTER_EPOCH": "5"}
+    code = f"from nfl_utils.config import Config; from nfl_utils.train import train; train(Config(**{cfg.to_dict()!r}), progress=False)"
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == -9, proc.stderr              # SIGKILLed mid-run
+    assert not (runs / cfg.hash).exists()                   # no half-written run
+    state = store.load_partial(cfg.hash)
+    assert state is not None and 4 <= state["epoch"] <= 5 and [r["epoch"] for r in state["rows"]] == [0, 2, 4]
+    resumed = train(cfg, progress=False)
+    assert list(resumed.metrics["epoch"]) == [0, 2, 4, 6, 8]
+    assert not store.partial_path(cfg.hash).exists()
+    monkeypatch.setenv(store.RUNS_ENV, str(tmp_path / "reference"))
+    ref = train(cfg, progress=False)
+    cols = [c for c in ref.metrics if not c.endswith("_time")]
+    assert resumed.metrics[cols].equals(ref.metrics[cols])
+
+
+def test_cli_prints_run_directory_and_table(runs):
+    out = subprocess.run([sys.executable, "-m", "nfl_utils.train", "--width", "32", "--epochs", "2", "--train-size",
+                          "500", "--measure-size", "200", "--test-measure-size", "200", "--quiet"],
+                         capture_output=True, text=True, timeout=300, env={**os.environ, store.RUNS_ENV: str(runs)})
+    assert out.returncode == 0, out.stderr
+    assert "run directory:" in out.stdout and "test_acc" in out.stdout
+    bad = subprocess.run([sys.executable, "-m", "nfl_utils.train", "--lr", "-1"], capture_output=True, text=True)
+    assert bad.returncode != 0 and "lr=-1" in bad.stderr
+    help_ = subprocess.run([sys.executable, "-m", "nfl_utils.train", "--help"], capture_output=True, text=True)
+    for field in ("--target-scale", "--head-only", "--shuffle-fraction", "--checkpoints", "--channels-last"):
+        assert field in help_.stdout
+
+
+def test_regression_task_records_rank_two_measures(runs):
+    run = train(Config(**{**SMALL, "task": "regress", "loss": "mse", "lr": 0.01}), progress=False)
+    m = run.metrics
+    assert "nc1" not in m and np.isfinite(m["train_u_pi_C"]).all()
+    assert run.arrays["ef_output_corr_c"].shape[1] == 10
+    assert m["train_loss"].iloc[-1] < m["train_loss"].iloc[0]
+
+
+@pytest.mark.slow
+def test_mlp_on_real_mnist_passes_95_percent(runs):
+    if not os.environ.get("NFL_DATA_ROOT"):
+        pytest.skip("NFL_DATA_ROOT not set")
+    run = train(Config(dataset="mnist", model="mlp", width=256, depth=2, epochs=3, lr=0.05, batch_size=128,
+                       checkpoints=(0, 1, 3), measure_size=1000), progress=False)
+    m = run.metrics
+    print(m[["epoch", "train_acc", "test_acc", "train_dlr", "train_u_pi_C", "train_u_pistar_C"]].to_string())
+    assert m["test_acc"].iloc[-1] > 0.95
+    check_complete_record(run)
+
+
+def check_complete_record(run):
+    """Every measure at every checkpoint is finite, except k90/k*90 where the curve never reaches
+    0.9 (then NaN, by definition) and spectral gaps whose denominator mode does not exist (inf)."""
+    m = run.metrics
+    for col in m.select_dtypes("number"):
+        vals = m[col].to_numpy()
+        if col.endswith("90"):
+            split, c, kind = col.split("_")
+            curve = run.arrays[f"{split}_{c}_cum_{'quality' if kind.startswith('kstar') else 'utility'}"]
+            reached = np.nanmax(curve, axis=1) >= 0.9 - 1e-12
+            assert np.array_equal(np.isfinite(vals), reached), col
+        elif col.endswith("_gap"):
+            assert not np.isnan(vals).any(), col
+        else:
+            assert np.isfinite(vals).all(), col
