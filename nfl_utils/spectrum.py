@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from scipy.linalg.blas import dsyrk
 
 EIG_RTOL = 1e-10    # modes with ρ_k < EIG_RTOL·ρ_1 are dropped (measures.md)
 RANK_RTOL = 1e-6    # singular values of the centred outputs below RANK_RTOL·s_max are dropped [ours]:
@@ -48,7 +49,8 @@ class _Kind:
         return t.detach().cpu().numpy() if self.numpy else t
 
 
-def _matrix(x, name: str, n: int | None = None, device=None, allow_1d: bool = False):
+def _matrix(x, name: str, n: int | None = None, device=None, allow_1d: bool = False,
+            check_finite: bool = True):
     t = torch.from_numpy(np.asarray(x)) if not isinstance(x, torch.Tensor) else x.detach()
     if device is not None:
         t = t.to(device)
@@ -63,7 +65,7 @@ def _matrix(x, name: str, n: int | None = None, device=None, allow_1d: bool = Fa
         raise ValueError(f"{name} has {t.shape[0]} rows but phi has {n}: pass the same samples")
     if not t.is_floating_point():
         t = t.double()
-    if not bool(torch.isfinite(t).all()):
+    if check_finite and not bool(torch.isfinite(t.sum(0)).all()):
         raise ValueError(f"{name} contains NaN or inf values; check the network (diverged "
                          "training, a too-large learning rate) before measuring")
     return t.to(torch.float64)
@@ -90,7 +92,7 @@ class SpectralAccumulator:
         if self.kind is None:
             self.kind = _Kind(phi)
         dev = self.kind.device
-        phi = _matrix(phi, "phi", device=dev)
+        phi = _matrix(phi, "phi", device=dev, check_finite=False)
         n, p = phi.shape
         if self.S is not None and p != self.S.shape[0]:
             raise ValueError(f"phi has {p} columns in this batch but {self.S.shape[0]} before")
@@ -98,26 +100,54 @@ class SpectralAccumulator:
         if self.n and set(given) != set(self.stats):
             raise ValueError(f"every batch must give the same arrays; first batch had "
                              f"{sorted(self.stats) or 'phi only'}, this one {sorted(given) or 'phi only'}")
+        col = phi.sum(0)        # any NaN/inf entry makes its column sum non-finite: a cheap check
+        if not bool(torch.isfinite(col).all()):
+            raise ValueError("phi contains NaN or inf values; check the network (diverged training, "
+                             "a too-large learning rate) before measuring")
+        Fs = {name: _matrix(F, name, n=n, device=dev, allow_1d=True) for name, F in given.items()}
         if self.S is None:
             self.S = torch.zeros(p, p, dtype=torch.float64, device=dev)
             self.sphi = torch.zeros(p, dtype=torch.float64, device=dev)
-        self.S.addmm_(phi.T, phi)
-        self.sphi += phi.sum(0)
-        for name, F in given.items():
-            F = _matrix(F, name, n=n, device=dev, allow_1d=True)
-            if name not in self.stats:
+            for name, F in Fs.items():
                 C = F.shape[1]
                 self.stats[name] = [torch.zeros(p, C, dtype=torch.float64, device=dev),
                                     torch.zeros(C, dtype=torch.float64, device=dev),
                                     torch.zeros(C, C, dtype=torch.float64, device=dev)]
+        for name, F in Fs.items():
+            if F.shape[1] != self.stats[name][1].shape[0]:
+                raise ValueError(f"{name} has {F.shape[1]} columns in this batch but "
+                                 f"{self.stats[name][1].shape[0]} before")
+        _syrk_(self.S, phi)     # upper triangle of ΦᵀΦ on the CPU (half the flops), full elsewhere
+        self.sphi += col
+        dense = {}
+        for name, F in Fs.items():
+            labels, scale = _one_hot_labels(F)
+            if labels is None:
+                dense[name] = F
+                continue            # (scaled) one-hot targets: ΦᵀF is α × class sums, FᵀF diagonal
             PF, sF, FF = self.stats[name]
-            if F.shape[1] != sF.shape[0]:
-                raise ValueError(f"{name} has {F.shape[1]} columns in this batch but {sF.shape[0]} before")
-            PF.addmm_(phi.T, F)
-            sF += F.sum(0)
-            FF.addmm_(F.T, F)
+            PF.T.index_add_(0, labels, phi, alpha=scale)
+            counts = torch.bincount(labels, minlength=F.shape[1]).double() * scale
+            sF += counts
+            FF.diagonal().add_(counts * scale)
+        Fs = dense
+        if Fs:                  # all dense cross moments in one product with the stacked outputs
+            G = torch.cat(list(Fs.values()), 1)
+            PG, sG = (G.T @ phi).T, G.sum(0)            # GᵀΦ: the faster layout for BLAS
+            j = 0
+            for name, F in Fs.items():
+                C = F.shape[1]
+                PF, sF, FF = self.stats[name]
+                PF += PG[:, j:j + C]
+                sF += sG[j:j + C]
+                FF.addmm_(F.T, F)
+                j += C
         self.n += n
         return self
+
+    def gram(self) -> torch.Tensor:
+        """The accumulated ΦᵀΦ (symmetric, p×p)."""
+        return torch.triu(self.S) + torch.triu(self.S, 1).T
 
     def _check(self):
         if self.n == 0:
@@ -127,7 +157,7 @@ class SpectralAccumulator:
         self._check()
         n, p = self.n, self.S.shape[0]
         mu = self.sphi / n
-        M = self.S / n
+        M = self.gram() / n
         if centre:
             M = M - torch.outer(mu, mu)
         rho, V = _eig_desc(0.5 * (M + M.T))
@@ -153,7 +183,7 @@ class SpectralAccumulator:
         mu = self.sphi / n
         PF, sF, FF = self.stats["outputs"]
         fbar = sF / n
-        Mc = self.S - n * torch.outer(mu, mu)                  # ΦcᵀΦc
+        Mc = self.gram() - n * torch.outer(mu, mu)             # ΦcᵀΦc
         Bc = PF - n * torch.outer(mu, fbar)                    # ΦcᵀFc
         Gc = FF - n * torch.outer(fbar, fbar)                  # FcᵀFc
         w, U = torch.linalg.eigh(0.5 * (Gc + Gc.T))
@@ -167,6 +197,32 @@ class SpectralAccumulator:
             raise ValueError("phi is constant over the sample (zero centred kernel): D_LR is undefined")
         d = 1.0 - float((X * X).sum() / den)
         return min(1.0, max(0.0, d))
+
+
+def _one_hot_labels(F):
+    """(labels, α) when every row of F is α times a one-hot vector, else (None, None). O(nC)."""
+    if F.shape[1] < 2:
+        return None, None
+    labels = F.argmax(1)
+    alpha = float(F[0, labels[0]])
+    if alpha <= 0:
+        return None, None
+    hot = torch.zeros_like(F).scatter_(1, labels[:, None], alpha)
+    if not torch.equal(hot, F):
+        return None, None
+    return labels, alpha
+
+
+def _syrk_(S, X):
+    """S += upper triangle of XᵀX. On the CPU through BLAS dsyrk, in place (half a GEMM's flops);
+    elsewhere a plain GEMM (the lower triangle is then filled too, and ignored)."""
+    if S.device.type == "cpu":
+        c = S.numpy().T                                  # Fortran-ordered view: upper(c) = lower(S)ᵀ
+        out = dsyrk(1.0, X.contiguous().numpy().T, beta=1.0, c=c, trans=0, lower=1, overwrite_c=1)
+        if not np.shares_memory(out, c):                 # BLAS made a copy: add it back
+            c[...] = out
+    else:
+        S.addmm_(X.T, X)
 
 
 def _eig_desc(M):
