@@ -43,7 +43,7 @@ build/$(PROFILE)/%.ipynb: notebooks/%.py $(STAMP) $(PKG)
 	@mkdir -p build/$(PROFILE) $(NFL_FIGURES_DIR)/$(PROFILE)
 	$(BIN)/jupytext --quiet --to ipynb --set-kernel $(KERNEL) -o build/$(PROFILE)/$*.src.ipynb $<
 	$(BIN)/papermill --log-level WARNING -k $(KERNEL) --cwd $(CURDIR) -p profile $(PROFILE) \
-		build/$(PROFILE)/$*.src.ipynb $@.part && mv $@.part $@
+		build/$(PROFILE)/$*.src.ipynb build/$(PROFILE)/$*.tmp.ipynb && mv build/$(PROFILE)/$*.tmp.ipynb $@
 	@rm -f build/$(PROFILE)/$*.src.ipynb
 
 $(filter-out build/$(PROFILE)/01_%,$(EXECUTED)): $(filter build/$(PROFILE)/01_%,$(EXECUTED))

@@ -171,7 +171,8 @@ def train(cfg: Config, progress: bool = True, force: bool = False) -> Run:
     out["epochs"] = metrics["epoch"].to_numpy()
     out["measure_idx"] = data.measure_idx.numpy()
     out["test_measure_idx"] = data.test_measure_idx.numpy()
-    config = {**cfg.to_dict(), "hash": cfg.hash, "device_used": str(device), "torch": torch.__version__}
+    config = {**cfg.to_dict(), "hash": cfg.hash, "num_classes": data.num_classes, "n_train": data.n_train,
+              "device_used": str(device), "torch": torch.__version__}
     return load_run(commit_run(cfg.hash, config, metrics, out, state))
 
 

@@ -1,0 +1,106 @@
+"""Every notebook runs headlessly (papermill) with the tiny `smoke` profile and produces each
+expected figure (PNG + PDF) with finite key numbers; figures are byte-stable across reruns."""
+import hashlib
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.py"))
+EXPECTED = {
+    "01_train": ["01_train_learning_curves"],
+    "02_diagonalise": ["02_diagonalise_eigenvalues", "02_diagonalise_eigenfunctions", "02_diagonalise_top_inputs"],
+    "03_spectra": ["03_spectra_mnist1d_mlp", "03_spectra_mnist1d_cnn", "03_spectra_deff"],
+    "04_mf_vs_ef": ["04_mf_vs_ef_measures", "04_mf_vs_ef_lr_sweep"],
+    "05_collapse_kernel_regression": ["05_collapse_nc_dlr", "05_collapse_kernel", "05_collapse_regression"],
+}
+
+
+def finite_numbers(numbers):
+    for k, v in numbers.items():
+        if isinstance(v, (int, float)):
+            assert math.isfinite(v), k
+        elif isinstance(v, str):
+            assert v not in ("nan", "inf", "-inf") and "nan" not in v.split(), (k, v)
+
+
+@pytest.fixture(scope="module")
+def executed(tmp_path_factory):
+    import jupytext
+    import papermill as pm
+
+    base = tmp_path_factory.mktemp("nb")
+    env = {"NFL_RUNS_DIR": str(base / "runs"), "NFL_FIGURES_DIR": str(base / "figures")}
+    old = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        for nb in NOTEBOOKS:
+            ipynb = base / (nb.stem + ".ipynb")
+            jupytext.write(jupytext.read(nb), ipynb)
+            pm.execute_notebook(str(ipynb), str(base / (nb.stem + ".out.ipynb")), parameters={"profile": "smoke"},
+                                kernel_name="python3", cwd=str(ROOT), progress_bar=False)
+        yield base
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def test_every_notebook_has_one_literal_parameters_cell():
+    import jupytext
+
+    assert [nb.stem for nb in NOTEBOOKS] == list(EXPECTED)
+    for nb in NOTEBOOKS:
+        cells = [c for c in jupytext.read(nb).cells if "parameters" in c.metadata.get("tags", [])]
+        assert len(cells) == 1, nb.name
+        import ast
+        for node in ast.parse(cells[0].source).body:
+            assert isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant), nb.name
+
+
+def test_every_expected_figure_and_number(executed):
+    figs = executed / "figures" / "smoke"
+    for nb, stems in EXPECTED.items():
+        for stem in stems:
+            for ext in ("png", "pdf", "json"):
+                assert (figs / f"{stem}.{ext}").stat().st_size > 0, f"{stem}.{ext}"
+            meta = json.loads((figs / f"{stem}.json").read_text())
+            assert meta["caption"] and meta["numbers"], stem
+            finite_numbers(meta["numbers"])
+    produced = {p.stem for p in figs.glob("*.png")}
+    assert produced == {s for v in EXPECTED.values() for s in v}
+    for nb in EXPECTED:     # no cell raised, nothing printed an error
+        out = json.loads((executed / f"{nb}.out.ipynb").read_text())
+        for cell in out["cells"]:
+            for o in cell.get("outputs", []):
+                assert o.get("output_type") != "error", (nb, o.get("ename"))
+
+
+def test_figures_are_byte_stable_and_index_is_built(executed):
+    figs = executed / "figures" / "smoke"
+    digest = lambda: {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(figs.glob("*.p*"))}
+    before = digest()
+    import jupytext
+    import papermill as pm
+    os.environ["NFL_RUNS_DIR"], os.environ["NFL_FIGURES_DIR"] = str(executed / "runs"), str(executed / "figures")
+    try:
+        nb = NOTEBOOKS[2]     # 03_spectra: rerun against the same stored runs
+        pm.execute_notebook(str(executed / (nb.stem + ".ipynb")), str(executed / "again.ipynb"),
+                            parameters={"profile": "smoke"}, kernel_name="python3", cwd=str(ROOT), progress_bar=False)
+    finally:
+        os.environ.pop("NFL_RUNS_DIR"), os.environ.pop("NFL_FIGURES_DIR")
+    after = digest()
+    assert {k: v for k, v in after.items() if k.startswith("03_")} == {k: v for k, v in before.items() if k.startswith("03_")}
+    subprocess.run([sys.executable, "-m", "nfl_utils.plots", "index", str(figs)], check=True)
+    index = (figs / "index.md").read_text()
+    for stems in EXPECTED.values():
+        for s in stems:
+            assert f"]({s}.png)" in index
