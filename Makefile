@@ -8,7 +8,6 @@ KERNEL := nfl-companion
 STAMP := $(VENV)/.installed
 export OMP_WAIT_POLICY := PASSIVE
 export PYTHONHASHSEED := 0
-export MPLBACKEND := Agg
 export NFL_RUNS_DIR ?= $(CURDIR)/runs
 export NFL_FIGURES_DIR ?= $(CURDIR)/figures
 # ../shared/data holds MNIST/FashionMNIST when this checkout sits beside it (CI does).
@@ -20,7 +19,7 @@ NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.py))
 EXECUTED := $(patsubst notebooks/%.py,build/$(PROFILE)/%.ipynb,$(NOTEBOOKS))
 PKG := $(wildcard nfl_utils/*.py)
 
-.PHONY: all venv figures test test-fast bench lab lock clean clean-runs
+.PHONY: all venv figures test test-browser test-fast bench sweep lab lock clean clean-runs
 all: figures
 
 venv: $(STAMP)
@@ -42,7 +41,7 @@ figures: $(EXECUTED)
 build/$(PROFILE)/%.ipynb: notebooks/%.py $(STAMP) $(PKG)
 	@mkdir -p build/$(PROFILE) $(NFL_FIGURES_DIR)/$(PROFILE)
 	$(BIN)/jupytext --quiet --to ipynb --set-kernel $(KERNEL) -o build/$(PROFILE)/$*.src.ipynb $<
-	$(BIN)/papermill --log-level WARNING -k $(KERNEL) --cwd $(CURDIR) -p profile $(PROFILE) \
+	NFL_HEADLESS=1 $(BIN)/papermill --log-level WARNING -k $(KERNEL) --cwd $(CURDIR) -p profile $(PROFILE) \
 		build/$(PROFILE)/$*.src.ipynb build/$(PROFILE)/$*.tmp.ipynb && mv build/$(PROFILE)/$*.tmp.ipynb $@
 	@rm -f build/$(PROFILE)/$*.src.ipynb
 
@@ -51,11 +50,22 @@ $(filter-out build/$(PROFILE)/01_%,$(EXECUTED)): $(filter build/$(PROFILE)/01_%,
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
+# A real browser: Debian's chromium (installed here when missing) driven by Playwright.
+test-browser: $(STAMP)
+	@command -v chromium >/dev/null || { echo "== installing Debian's chromium =="; \
+		$(if $(filter 0,$(shell id -u)),,sudo) apt-get update -qq && \
+		$(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y -qq chromium >/dev/null; }
+	NFL_BROWSER_TEST=1 $(BIN)/python -m pytest -q -s tests/browser
+
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow"
 
 bench: $(STAMP)
 	$(BIN)/python -m nfl_utils.bench spectrum
+
+GRID ?= grids/example.yaml
+sweep: $(STAMP)
+	$(BIN)/python -m nfl_utils.sweep $(GRID) $(if $(BACKEND),--backend $(BACKEND),)
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab --ip 127.0.0.1 --no-browser $(if $(filter 0,$(shell id -u)),--allow-root,) notebooks

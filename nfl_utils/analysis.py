@@ -20,15 +20,16 @@ def config_of(run: Run) -> Config:
     return Config.from_dict({k: (tuple(v) if k == "checkpoints" else v) for k, v in run.config.items() if k in names})
 
 
-def load_model(run: Run, data=None, at_init: bool = False):
-    """The network of a stored run (CPU, eval mode), trained or as initialised (same seed), and its data."""
+def load_model(run: Run, data=None, at_init: bool = False, checkpoint: int | None = None):
+    """The network of a stored run (CPU, eval mode): trained, as initialised (same seed), or at
+    checkpoint index ``checkpoint`` (runs trained with save_models), and its data."""
     from .train import get_data, make_model
 
     cfg = config_of(run).replace(device="cpu")
     data = data if data is not None else get_data(cfg)
     model = make_model(cfg, data)
     if not at_init:
-        model.load_state_dict(run.model_state())
+        model.load_state_dict(run.model_state(checkpoint))
     return model.eval(), data
 
 

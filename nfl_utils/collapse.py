@@ -36,9 +36,9 @@ def class_means(phi, labels):
     return sums / counts[:, None], X.mean(0), X, y, C
 
 
-def nc1(phi, labels) -> float:
+def nc1(phi, labels, _stats=None) -> float:
     """tr(Σ_W Σ_B⁺)/C: within-class variability relative to the between-class spread."""
-    mu, mu_g, X, y, C = class_means(phi, labels)
+    mu, mu_g, X, y, C = _stats or class_means(phi, labels)
     Mt = (mu - mu_g) / math.sqrt(C)                      # Σ_B = Mtᵀ Mt
     U, s, _ = torch.linalg.svd(Mt.T, full_matrices=False)  # Σ_B⁺ = U s⁻² Uᵀ on its range
     if s.max() <= 0:
@@ -48,16 +48,16 @@ def nc1(phi, labels) -> float:
     return float(((Z * Z).mean(0) / s[keep] ** 2).sum() / C)
 
 
-def nc2_equinorm(phi, labels) -> float:
+def nc2_equinorm(phi, labels, _stats=None) -> float:
     """std_c ‖μ_c − μ_G‖ / mean_c ‖μ_c − μ_G‖ (0 when the centred means have equal norms)."""
-    mu, mu_g, *_ = class_means(phi, labels)
+    mu, mu_g, *_ = _stats or class_means(phi, labels)
     norms = torch.linalg.vector_norm(mu - mu_g, dim=1)
     return float(norms.std(unbiased=False) / norms.mean())
 
 
-def nc2_equiangular(phi, labels) -> float:
+def nc2_equiangular(phi, labels, _stats=None) -> float:
     """‖M̃M̃ᵀ/‖M̃M̃ᵀ‖_F − (I − 11ᵀ/C)/√(C−1)‖_F, M̃ the normalised centred means (0 at a simplex ETF)."""
-    mu, mu_g, *_, C = class_means(phi, labels)
+    mu, mu_g, *_, C = _stats or class_means(phi, labels)
     Mt = mu - mu_g
     Mt = Mt / torch.linalg.vector_norm(Mt, dim=1, keepdim=True)
     G = Mt @ Mt.T
@@ -65,9 +65,9 @@ def nc2_equiangular(phi, labels) -> float:
     return float(torch.linalg.matrix_norm(G / torch.linalg.matrix_norm(G) - etf))
 
 
-def nc3(phi, labels, weight) -> float:
+def nc3(phi, labels, weight, _stats=None) -> float:
     """‖Wᵀ/‖W‖_F − M/‖M‖_F‖_F: self-duality of the head W (C, p) and the centred means M (p, C)."""
-    mu, mu_g, X, y, C = class_means(phi, labels)
+    mu, mu_g, X, y, C = _stats or class_means(phi, labels)
     W = _matrix(weight, "weight", device=X.device)
     if W.shape != (C, X.shape[1]):
         raise ValueError(f"weight must be (C, p) = {(C, X.shape[1])}; got {tuple(W.shape)}")
@@ -75,15 +75,17 @@ def nc3(phi, labels, weight) -> float:
     return float(torch.linalg.matrix_norm(W.T / torch.linalg.matrix_norm(W) - M / torch.linalg.matrix_norm(M)))
 
 
-def nc4(phi, labels, outputs) -> float:
+def nc4(phi, labels, outputs, _stats=None) -> float:
     """Fraction of samples where the net's argmax disagrees with the nearest-class-mean rule."""
-    mu, mu_g, X, y, C = class_means(phi, labels)
+    mu, mu_g, X, y, C = _stats or class_means(phi, labels)
     F = _matrix(outputs, "outputs", n=X.shape[0], device=X.device)
     ncc = torch.cdist(X, mu).argmin(1)
     return float((F.argmax(1) != ncc).double().mean())
 
 
 def all_nc(phi, labels, weight, outputs) -> dict:
-    return {"nc1": nc1(phi, labels), "nc2_equinorm": nc2_equinorm(phi, labels),
-            "nc2_equiangular": nc2_equiangular(phi, labels), "nc3": nc3(phi, labels, weight),
-            "nc4": nc4(phi, labels, outputs)}
+    """NC1–NC4 with the class statistics computed once."""
+    st = class_means(phi, labels)
+    return {"nc1": nc1(phi, labels, st), "nc2_equinorm": nc2_equinorm(phi, labels, st),
+            "nc2_equiangular": nc2_equiangular(phi, labels, st), "nc3": nc3(phi, labels, weight, st),
+            "nc4": nc4(phi, labels, outputs, st)}

@@ -18,6 +18,11 @@ HELP = {
     "depth": "number of hidden layers of the mlp",
     "activation": f"mlp/cnn nonlinearity: {', '.join(ACTIVATIONS)}",
     "channels": "cnn channels (the second 2-D block has twice as many)",
+    "batch_norm": "batch norm after every convolution of the cnn (vgg16_bn has its own)",
+    "dlgn_beta": "DLGN soft-gate sharpness β in σ(β η)",
+    "value_input": "DLGN value-network input: pwc (z = 1, piecewise-constant output) or x",
+    "freeze_gates": "DLGN: keep the gating network fixed (only the value network and head train)",
+    "init_gates_from": "DLGN: copy the gating network from this finished run (its hash)",
     "task": "classify (C outputs) or regress (1 output: the digit value, standardised, times target_scale)",
     "loss": "ce (cross-entropy) or mse (on target_scale * one-hot targets; mean over all entries)",
     "target_scale": "scale α of the MSE targets (α·one-hot); also scales the regression target",
@@ -40,6 +45,7 @@ HELP = {
     "checkpoints": "epochs at which to measure (0 = init); default 0, 1, 2, 4, ..., epochs",
     "measure_size": "class-balanced measurement subset of the training set",
     "test_measure_size": "class-balanced measurement subset of the test set",
+    "save_models": "also store the weights at every checkpoint (checkpoints.pt)",
     "device": "auto (cuda when present), cpu or cuda",
     "amp": "bf16 autocast on CUDA",
     "channels_last": "channels_last memory format for convnets on CUDA",
@@ -54,6 +60,11 @@ class Config:
     depth: int = 2
     activation: str = "relu"
     channels: int = 32
+    batch_norm: bool = False
+    dlgn_beta: float = 30.0
+    value_input: str = "pwc"
+    freeze_gates: bool = False
+    init_gates_from: str | None = None
     task: str = "classify"
     loss: str = "ce"
     target_scale: float = 1.0
@@ -76,6 +87,7 @@ class Config:
     checkpoints: tuple = field(default=())
     measure_size: int = 1000
     test_measure_size: int = 1000
+    save_models: bool = False
     device: str = "auto"
     amp: bool = False
     channels_last: bool = False
@@ -98,6 +110,10 @@ class Config:
         for name, ok in choices.items():
             if getattr(self, name) not in ok:
                 bad(name, f"must be one of {', '.join(ok)}")
+        if self.value_input not in ("pwc", "x"):
+            bad("value_input", "must be pwc or x")
+        if (self.freeze_gates or self.init_gates_from) and not self.model.startswith("dlgn"):
+            bad("freeze_gates" if self.freeze_gates else "init_gates_from", "applies to dlgn models only")
         if self.task == "regress" and self.loss != "mse":
             bad("loss", "regression needs loss='mse'")
         for name in ("lr", "batch_size", "epochs", "width", "depth", "channels", "measure_size",
@@ -133,7 +149,12 @@ class Config:
 
     @property
     def hash(self) -> str:
-        blob = json.dumps({"schema": SCHEMA, **self.to_dict()}, sort_keys=True)
+        """sha256 of the fields that differ from their defaults (and the schema version), so a new
+        field added with a default leaves every stored run's name unchanged. Never change a default."""
+        diff = {f.name: v for f, v in zip(dataclasses.fields(self), dataclasses.astuple(self))
+                if v != (f.default if f.default is not dataclasses.MISSING else f.default_factory())}
+        diff = {k: (list(v) if isinstance(v, tuple) else v) for k, v in diff.items()}
+        blob = json.dumps({"schema": SCHEMA, **diff}, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
     def replace(self, **changes) -> "Config":

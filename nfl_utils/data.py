@@ -22,7 +22,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-DATASETS = ("mnist1d", "mnist", "fashion-mnist", "cifar10", "cifar100")
+DATASETS = ("mnist1d", "mnist", "fashion-mnist", "cifar10", "cifar100", "circle", "oblique-tree")
+SYNTHETIC = ("circle", "oblique-tree")   # DLGN benchmarks: generated, unnormalised (geometry matters)
+CIRCLE_BREAKS = (0.0, 1.0, 1.7, 2.2, 3.1, 4.3, 4.68, 5.13)  # arc starts (radians); labels alternate, ~balanced
 ROOT_ENV = "NFL_DATA_ROOT"
 CACHE_ENV = "NFL_CACHE_DIR"
 
@@ -96,7 +98,10 @@ def load_dataset(name: str = "mnist1d", root=None, *, train_size: int | None = N
         raise ValueError(f"unknown dataset {name!r}; valid names: {', '.join(DATASETS)}")
     if not 0.0 <= shuffle_fraction <= 1.0:
         raise ValueError(f"shuffle_fraction must be in [0, 1], got {shuffle_fraction}")
-    if key == "mnist1d":
+    if key in SYNTHETIC:
+        xtr, ytr, xte, yte = _circle() if key == "circle" else _oblique_tree()
+        mean, std = (0.0,), (1.0,)
+    elif key == "mnist1d":
         xtr, ytr, xte, yte = _mnist1d()
         mean, std = (float(xtr.mean()),), (float(xtr.std()),)
         xtr, xte = (xtr - mean[0]) / std[0], (xte - mean[0]) / std[0]
@@ -106,7 +111,7 @@ def load_dataset(name: str = "mnist1d", root=None, *, train_size: int | None = N
         mean, std = NORMALISATION[key]
         xtr, xte = _normalise(raw_tr, mean, std), _normalise(raw_te, mean, std)
     ytr, yte = torch.as_tensor(ytr, dtype=torch.int64), torch.as_tensor(yte, dtype=torch.int64)
-    num_classes = 100 if key == "cifar100" else 10
+    num_classes = 100 if key == "cifar100" else 2 if key in SYNTHETIC else 10
 
     if train_size is not None:
         if train_size > len(ytr) or train_size < num_classes:
@@ -184,6 +189,40 @@ def _mnist1d():
     arrays = dict(x=d["x"], y=d["y"], x_test=d["x_test"], y_test=d["y_test"])
     _atomic_write(path, lambda f: np.savez(f, **arrays))
     return arrays["x"], arrays["y"], arrays["x_test"], arrays["y_test"]
+
+
+# ----------------------------------------------------------------------------- synthetic (DLGN)
+def circle_label(theta) -> np.ndarray:
+    """The circle target: 1 on alternate arcs between CIRCLE_BREAKS."""
+    arc = np.searchsorted(np.asarray(CIRCLE_BREAKS), np.mod(theta, 2 * np.pi), side="right") - 1
+    return (arc % 2).astype(np.int64)
+
+
+def _circle(n_train=1000, n_test=1000, seed=7):
+    """Points x = (cos θ, sin θ), θ uniform, no bias: every DLGN path region is an arc of θ."""
+    rng = np.random.default_rng(seed)
+    theta = rng.uniform(0, 2 * np.pi, n_train + n_test)
+    x = np.stack([np.cos(theta), np.sin(theta)], 1).astype(np.float32)
+    y = circle_label(theta)
+    return torch.from_numpy(x[:n_train]), y[:n_train], torch.from_numpy(x[n_train:]), y[n_train:]
+
+
+def _oblique_tree(n=40_000, d=20, depth=4, seed=11):
+    """The sibling paper's benchmark: points uniform on the sphere in R^d, labelled by a depth-4
+    oblique decision tree of 15 random hyperplanes through the origin (leaf labels alternate);
+    a 50/25/25 split of which the train and test parts are returned."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, d))
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    w = rng.standard_normal((2 ** depth - 1, d))
+    node = np.zeros(n, dtype=np.int64)
+    for _ in range(depth):
+        go = (np.einsum("nd,nd->n", x, w[node]) >= 0).astype(np.int64)
+        node = 2 * node + 1 + go
+    y = (node - (2 ** depth - 1)) % 2
+    x = x.astype(np.float32)
+    tr, te = n // 2, (3 * n) // 4
+    return torch.from_numpy(x[:tr]), y[:tr], torch.from_numpy(x[te:]), y[te:]
 
 
 # ----------------------------------------------------------------------------- images

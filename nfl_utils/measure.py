@@ -94,10 +94,16 @@ def _spectral(phi, fstar, fhat, C, prefix, row, arrays):
         arrays[f"{prefix}_{c}_cum_quality"] = s.cumulative_quality.cpu().numpy()
         arrays[f"{prefix}_{c}_cum_utility"] = s.cumulative_utility.cpu().numpy()
     row[f"{prefix}_dlr"] = acc.low_rank_measure()
-    return specs
+    return specs, acc
 
 
-def measure(model, data, cfg, phi0, theta0) -> tuple[dict, dict]:
+def centred_gram_norm(phi) -> float:
+    """‖ΦcᵀΦc‖_F, the normaliser of linear CKA (computed once for Φ₀)."""
+    X = phi.double() - phi.double().mean(0)
+    return float(torch.linalg.matrix_norm(X.T @ X))
+
+
+def measure(model, data, cfg, phi0, theta0, phi0_norm: float | None = None) -> tuple[dict, dict]:
     """One checkpoint: a row of scalars and a dict of arrays (see module docstring)."""
     t0 = time.perf_counter()
     C = data.num_classes
@@ -111,14 +117,15 @@ def measure(model, data, cfg, phi0, theta0) -> tuple[dict, dict]:
     phi, out = forward_all(model, data.x_train[idx], amp=cfg.amp, channels_last=cfg.channels_last)
     y = data.y_train[idx].to(phi.device)
     fstar = targets_for(y, cfg, C)
-    specs = _spectral(phi, fstar, out, kC, "train", row, arrays)
+    specs, acc = _spectral(phi, fstar, out, kC, "train", row, arrays)
 
     tphi, tout = forward_all(model, data.x_test[data.test_measure_idx], amp=cfg.amp,
                              channels_last=cfg.channels_last)
     ty = data.y_test[data.test_measure_idx].to(tphi.device)
     _spectral(tphi, targets_for(ty, cfg, C), tout, kC, "test", row, arrays)
 
-    row["s_init"] = linear_cka(phi, phi0.to(phi.device)) if phi0 is not None else 1.0
+    norm_t = torch.linalg.matrix_norm(acc.gram(centre=True))        # reuse ‖ΦcᵀΦc‖_F from the accumulator
+    row["s_init"] = linear_cka(phi, phi0.to(phi.device), norm_a=norm_t, norm_b=phi0_norm)
     theta = flat_params(model)
     row["theta_norm2"] = float(theta @ theta)
     row["theta_dist"] = float(torch.linalg.vector_norm(theta - theta0.to(theta.device)))
@@ -129,7 +136,7 @@ def measure(model, data, cfg, phi0, theta0) -> tuple[dict, dict]:
     # eigenfunctions on the measurement set: class-conditional means and the most exciting inputs
     K = 10 if regress else 2 * C
     for c, s in specs.items():
-        e = s.eigenfunctions(phi)[:, :K]
+        e = s.eigenfunctions(phi, K)
         k = e.shape[1]
         if regress:
             fc = out[:, 0].double() - out[:, 0].double().mean()

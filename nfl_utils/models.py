@@ -7,7 +7,7 @@ import math
 import torch
 from torch import nn
 
-MODELS = ("mlp", "cnn", "vgg16", "vgg16_bn", "resnet18")
+MODELS = ("mlp", "cnn", "vgg16", "vgg16_bn", "resnet18", "dlgn", "dlgn_sf")
 ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "gelu": nn.GELU, "linear": nn.Identity}
 
 
@@ -40,24 +40,28 @@ def mlp(input_shape, num_outputs, width=256, depth=2, activation="relu"):
     return nn.Sequential(*layers), nn.Linear(d, num_outputs)
 
 
-def cnn(input_shape, num_outputs, width=256, channels=32, activation="relu"):
-    """A small convnet: 1-D for mnist1d-like (L,) inputs, 2-D for (C, H, W) images."""
+def cnn(input_shape, num_outputs, width=256, channels=32, activation="relu", batch_norm=False):
+    """A small convnet: 1-D for mnist1d-like (L,) inputs, 2-D for (C, H, W) images; optional batch
+    norm after every convolution."""
+    def bn(c, dim):
+        return [(nn.BatchNorm1d if dim == 1 else nn.BatchNorm2d)(c)] if batch_norm else []
     if len(input_shape) == 1:
         L = input_shape[0]
         convs = [nn.Unflatten(1, (1, L))]
         c_in = 1
         for _ in range(3):
-            convs += [nn.Conv1d(c_in, channels, 5, stride=2, padding=1), _act(activation)]
+            convs += [nn.Conv1d(c_in, channels, 5, stride=2, padding=1), *bn(channels, 1), _act(activation)]
             c_in = channels
         body = nn.Sequential(*convs)
     elif len(input_shape) == 3:
         c = input_shape[0]
-        body = nn.Sequential(nn.Conv2d(c, channels, 3, padding=1), _act(activation), nn.MaxPool2d(2),
-                             nn.Conv2d(channels, 2 * channels, 3, padding=1), _act(activation), nn.MaxPool2d(2))
+        body = nn.Sequential(nn.Conv2d(c, channels, 3, padding=1), *bn(channels, 2), _act(activation), nn.MaxPool2d(2),
+                             nn.Conv2d(channels, 2 * channels, 3, padding=1), *bn(2 * channels, 2), _act(activation),
+                             nn.MaxPool2d(2))
     else:
         raise ValueError(f"cnn takes (L,) or (C, H, W) inputs; got shape {tuple(input_shape)}")
     with torch.no_grad():
-        flat = body(torch.zeros(1, *input_shape)).numel()
+        flat = body.eval()(torch.zeros(1, *input_shape)).numel()
     feats = nn.Sequential(body, nn.Flatten(), nn.Linear(flat, width), _act(activation))
     return feats, nn.Linear(width, num_outputs)
 
@@ -93,17 +97,21 @@ def resnet18(input_shape, num_outputs):
 
 
 def build_model(name: str, input_shape, num_outputs: int, *, width=256, depth=2, activation="relu",
-                channels=32, init_scale=1.0, output_scale=1.0) -> Net:
+                channels=32, batch_norm=False, init_scale=1.0, output_scale=1.0, dlgn_beta=30.0,
+                value_input="pwc") -> Net:
     """Build a model by name (one of ``MODELS``). ``init_scale`` multiplies every parameter at init."""
     key = name.lower()
     if key == "mlp":
         f, h = mlp(input_shape, num_outputs, width, depth, activation)
     elif key == "cnn":
-        f, h = cnn(input_shape, num_outputs, width, channels, activation)
+        f, h = cnn(input_shape, num_outputs, width, channels, activation, batch_norm)
     elif key in ("vgg16", "vgg16_bn"):
         f, h = vgg16(input_shape, num_outputs, batch_norm=key.endswith("_bn"))
     elif key == "resnet18":
         f, h = resnet18(input_shape, num_outputs)
+    elif key in ("dlgn", "dlgn_sf"):
+        from .dlgn import dlgn
+        f, h = dlgn(input_shape, num_outputs, width, depth, dlgn_beta, value_input, sf=key == "dlgn_sf")
     else:
         raise ValueError(f"unknown model {name!r}; valid names: {', '.join(MODELS)}")
     net = Net(f, h, output_scale)

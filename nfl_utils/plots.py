@@ -13,11 +13,9 @@ import sys
 from pathlib import Path
 
 import matplotlib
-
-matplotlib.use(os.environ.get("MPLBACKEND", "Agg"))
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import seaborn as sns  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import seaborn as sns
 
 FIG_ENV = "NFL_FIGURES_DIR"
 PALETTE = "colorblind"

@@ -145,9 +145,13 @@ class SpectralAccumulator:
         self.n += n
         return self
 
-    def gram(self) -> torch.Tensor:
-        """The accumulated ΦᵀΦ (symmetric, p×p)."""
-        return torch.triu(self.S) + torch.triu(self.S, 1).T
+    def gram(self, centre: bool = False) -> torch.Tensor:
+        """The accumulated ΦᵀΦ (symmetric, p×p), or ΦcᵀΦc with ``centre``."""
+        G = torch.triu(self.S) + torch.triu(self.S, 1).T
+        if centre:
+            mu = self.sphi / self.n
+            G = G - self.n * torch.outer(mu, mu)
+        return G
 
     def _check(self):
         if self.n == 0:
@@ -183,7 +187,7 @@ class SpectralAccumulator:
         mu = self.sphi / n
         PF, sF, FF = self.stats["outputs"]
         fbar = sF / n
-        Mc = self.gram() - n * torch.outer(mu, mu)             # ΦcᵀΦc
+        Mc = self.gram(centre=True)                            # ΦcᵀΦc
         Bc = PF - n * torch.outer(mu, fbar)                    # ΦcᵀFc
         Gc = FF - n * torch.outer(fbar, fbar)                  # FcᵀFc
         w, U = torch.linalg.eigh(0.5 * (Gc + Gc.T))
@@ -281,14 +285,16 @@ class Spectrum:
     def eigenvectors(self):
         return self._kind.out(self._V)
 
-    def eigenfunctions(self, phi_new):
-        """Values e_k(x) on new inputs (Nyström): (Φ(x) − mean) v_k / √ρ_k, shape (m, r)."""
+    def eigenfunctions(self, phi_new, k: int | None = None):
+        """Values e_k(x) on new inputs (Nyström): (Φ(x) − mean) v_k / √ρ_k, shape (m, r), or only
+        the top ``k`` eigenfunctions, shape (m, k)."""
         X = _matrix(phi_new, "phi_new", device=self._V.device)
         if X.shape[1] != self.p:
             raise ValueError(f"phi_new has {X.shape[1]} columns; this spectrum has p = {self.p}")
         if self._mean is not None:
             X = X - self._mean
-        return self._kind.out((X @ self._V) / torch.sqrt(self._rho))
+        k = self.rank if k is None else min(k, self.rank)
+        return self._kind.out((X @ self._V[:, :k]) / torch.sqrt(self._rho[:k]))
 
     @property
     def effective_dimension(self) -> float:
@@ -418,14 +424,16 @@ def _cka_kernels(K, L):
     return float((Kc * Lc).sum() / (torch.linalg.matrix_norm(Kc) * torch.linalg.matrix_norm(Lc)))
 
 
-def linear_cka(phi_a, phi_b) -> float:
+def linear_cka(phi_a, phi_b, norm_a: float | None = None, norm_b: float | None = None) -> float:
     """Linear CKA between the kernels of two feature maps on the same n samples (p×p form).
-    S_init = linear_cka(Φ_t, Φ_0)."""
+    S_init = linear_cka(Φ_t, Φ_0). ``norm_a``/``norm_b``: ‖AcᵀAc‖_F, ‖BcᵀBc‖_F when already known."""
     A = _matrix(phi_a, "phi_a")
     B = _matrix(phi_b, "phi_b", n=A.shape[0], device=A.device)
     A, B = A - A.mean(0), B - B.mean(0)
     num = torch.linalg.matrix_norm(A.T @ B) ** 2
-    den = torch.linalg.matrix_norm(A.T @ A) * torch.linalg.matrix_norm(B.T @ B)
+    na = torch.linalg.matrix_norm(A.T @ A) if norm_a is None else norm_a
+    nb = torch.linalg.matrix_norm(B.T @ B) if norm_b is None else norm_b
+    den = na * nb
     if den <= 0:
         raise ValueError("a feature map is constant over the sample: CKA is undefined")
     return float(num / den)

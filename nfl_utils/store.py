@@ -42,8 +42,14 @@ class Run:
     def hash(self) -> str:
         return self.path.name
 
-    def model_state(self):
-        return torch.load(self.path / "model.pt", map_location="cpu", weights_only=True)
+    def model_state(self, checkpoint: int | None = None):
+        """Final weights, or those at checkpoint index ``checkpoint`` (runs trained with save_models)."""
+        if checkpoint is None:
+            return torch.load(self.path / "model.pt", map_location="cpu", weights_only=True)
+        path = self.path / "checkpoints.pt"
+        if not path.exists():
+            raise FileNotFoundError(f"{self.hash} kept no per-checkpoint weights; train it with save_models=True")
+        return torch.load(path, map_location="cpu", weights_only=True)[checkpoint]
 
     def __repr__(self):
         return f"Run({self.hash}, {self.config.get('dataset')}/{self.config.get('model')}, {len(self.metrics)} checkpoints)"
@@ -61,7 +67,10 @@ def load_run(path) -> Run:
         raise FileNotFoundError(f"{path} is not a finished run (no DONE marker); train its config to finish it")
     with open(path / "config.json") as f:
         config = json.load(f)
-    metrics = pd.read_csv(path / "metrics.csv")
+    try:
+        metrics = pd.read_csv(path / "metrics.csv")
+    except pd.errors.EmptyDataError:          # a run that recorded no checkpoint
+        metrics = pd.DataFrame()
     with np.load(path / "arrays.npz") as z:
         arrays = {k: z[k] for k in z.files}
     return Run(path, config, metrics, arrays)
@@ -102,7 +111,8 @@ def load_partial(run_hash: str):
         return None
 
 
-def commit_run(run_hash: str, config: dict, metrics: pd.DataFrame, arrays: dict, model_state: dict) -> Path:
+def commit_run(run_hash: str, config: dict, metrics: pd.DataFrame, arrays: dict, model_state: dict,
+               checkpoint_states: list | None = None) -> Path:
     """Write a finished run into a temporary directory, then rename it into place."""
     root = runs_dir()
     root.mkdir(parents=True, exist_ok=True)
@@ -114,6 +124,8 @@ def commit_run(run_hash: str, config: dict, metrics: pd.DataFrame, arrays: dict,
         metrics.to_csv(tmp / "metrics.csv", index=False)
         np.savez_compressed(tmp / "arrays.npz", **arrays)
         torch.save(model_state, tmp / "model.pt")
+        if checkpoint_states:
+            torch.save(checkpoint_states, tmp / "checkpoints.pt")
         (tmp / "DONE").write_text("complete\n")
         if final.exists() and not is_complete(final):
             shutil.rmtree(final)            # debris from an older, non-atomic writer

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 
 from .config import HELP, Config
 from .data import load_dataset
-from .measure import flat_params, forward_all, loss_fn, measure, stack_arrays
+from .measure import centred_gram_norm, flat_params, forward_all, loss_fn, measure, stack_arrays
 from .models import build_model
 from .store import Run, commit_run, is_complete, load_partial, load_run, runs_dir, save_partial
 
@@ -43,7 +43,8 @@ def make_model(cfg: Config, data) -> torch.nn.Module:
     torch.manual_seed(cfg.seed)
     n_out = 1 if cfg.task == "regress" else data.num_classes
     return build_model(cfg.model, data.input_shape, n_out, width=cfg.width, depth=cfg.depth,
-                       activation=cfg.activation, channels=cfg.channels, init_scale=cfg.init_scale,
+                       activation=cfg.activation, channels=cfg.channels, batch_norm=cfg.batch_norm,
+                       dlgn_beta=cfg.dlgn_beta, value_input=cfg.value_input, init_scale=cfg.init_scale,
                        output_scale=cfg.output_scale)
 
 
@@ -91,9 +92,19 @@ def train(cfg: Config, progress: bool = True, force: bool = False) -> Run:
     model = make_model(cfg, data).to(device)
     if cfg.channels_last and device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
-    params = list(model.head.parameters()) if cfg.head_only else list(model.parameters())
+    if cfg.init_gates_from:
+        src = runs_dir() / cfg.init_gates_from
+        if not is_complete(src):
+            raise ValueError(f"invalid config field init_gates_from={cfg.init_gates_from!r}: no finished run "
+                             f"at {src}; train that run first")
+        state = load_run(src).model_state()
+        model.features.gates.load_state_dict({k[len("features.gates."):]: v for k, v in state.items()
+                                              if k.startswith("features.gates.")})
     if cfg.head_only:
         model.features.requires_grad_(False)
+    if cfg.freeze_gates:
+        model.features.gates.requires_grad_(False)
+    params = [p for p in model.parameters() if p.requires_grad]
     opt = _optimizer(cfg, params)
     n = data.n_train
     steps_per_epoch = math.ceil(n / cfg.batch_size)
@@ -110,22 +121,28 @@ def train(cfg: Config, progress: bool = True, force: bool = False) -> Run:
         sched.load_state_dict(state["sched"])
         gen.set_state(state["gen"])
         start, rows, arrays = state["epoch"], state["rows"], state["arrays"]
+        saved = state.get("saved", [])
         phi0, theta0, train_time = state["phi0"], state["theta0"], state["train_time"]
     else:
-        start, rows, arrays, train_time = 0, [], [], 0.0
+        start, rows, arrays, train_time, saved = 0, [], [], 0.0, []
         phi0, _ = forward_all(model, data.x_train[data.measure_idx], amp=cfg.amp)
         theta0 = flat_params(model).cpu()
         phi0 = phi0.cpu()
 
+    phi0_norm = centred_gram_norm(phi0)
+
     def record(epoch):
-        row, arr = measure(model, data, cfg, phi0, theta0)
+        row, arr = measure(model, data, cfg, phi0, theta0, phi0_norm)
         rows.append({"epoch": epoch, "step": epoch * steps_per_epoch, **row, "train_time": train_time})
         arrays.append(arr)
+        if cfg.save_models:
+            saved.append({k: v.detach().cpu().clone() for k, v in model.state_dict().items()})
 
     def save(epoch):
         save_partial(cfg.hash, {"epoch": epoch, "model": model.state_dict(), "opt": opt.state_dict(),
                                 "sched": sched.state_dict(), "gen": gen.get_state(), "rows": rows,
-                                "arrays": arrays, "phi0": phi0, "theta0": theta0, "train_time": train_time})
+                                "arrays": arrays, "phi0": phi0, "theta0": theta0, "train_time": train_time,
+                                "saved": saved})
 
     if start == 0 and not rows and 0 in checkpoints:
         record(0)
@@ -173,7 +190,7 @@ def train(cfg: Config, progress: bool = True, force: bool = False) -> Run:
     out["test_measure_idx"] = data.test_measure_idx.numpy()
     config = {**cfg.to_dict(), "hash": cfg.hash, "num_classes": data.num_classes, "n_train": data.n_train,
               "device_used": str(device), "torch": torch.__version__}
-    return load_run(commit_run(cfg.hash, config, metrics, out, state))
+    return load_run(commit_run(cfg.hash, config, metrics, out, state, saved or None))
 
 
 def _test_kill_hook(epoch):

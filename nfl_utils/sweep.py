@@ -1,0 +1,195 @@
+"""Grids of runs: expand, skip what the store already holds, run the rest serially or on Ray.
+
+    python -m nfl_utils.sweep grid.yaml [--backend ray|serial] [--num-cpus 2]
+
+A grid file (YAML)::
+
+    base: {dataset: mnist1d, model: mlp, epochs: 20}
+    vary: {lr: [0.01, 0.05, 0.2], seed: [0, 1]}
+
+Ray: a local instance by default, an existing cluster when ``RAY_ADDRESS`` is set (``ray start
+--head`` on one machine, ``ray start --address=HEAD:6379`` on the others). Every worker must see
+the same run store: point ``NFL_RUNS_DIR`` at a shared filesystem path (NFS, Lustre, a mounted
+bucket with atomic rename). Runs are written atomically and resume from ``.partial`` state, so a
+worker killed mid-run is retried by Ray (``max_retries``) and continues where it stopped; a config
+that raises is reported with its hash and error and does not stop the rest of the grid.
+"""
+from __future__ import annotations
+
+import argparse
+import itertools
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+
+from .config import Config
+from .store import is_complete, runs_dir
+
+PID_DIR_ENV = "NFL_SWEEP_PID_DIR"   # workers write <hash>.pid here when they start a run (monitoring, tests)
+
+
+def expand(grid: dict) -> list[Config]:
+    """Configs of ``base`` × the product of ``vary`` (field → list of values), deduplicated by hash."""
+    unknown = set(grid) - {"base", "vary", "backend", "num_cpus"}
+    if unknown:
+        raise ValueError(f"unknown grid keys {sorted(unknown)}; a grid has 'base' and 'vary'")
+    base, vary = dict(grid.get("base", {})), dict(grid.get("vary", {}))
+    for k, v in vary.items():
+        if not isinstance(v, (list, tuple)) or not v:
+            raise ValueError(f"vary.{k} must be a non-empty list of values")
+    keys = list(vary)
+    out, seen = [], set()
+    for values in itertools.product(*(vary[k] for k in keys)):
+        cfg = Config.from_dict({**base, **dict(zip(keys, values))})
+        if cfg.hash not in seen:
+            seen.add(cfg.hash)
+            out.append(cfg)
+    return out
+
+
+def load_grid(path) -> dict:
+    import yaml
+
+    with open(path) as f:
+        grid = yaml.safe_load(f) or {}
+    if "base" in grid and "checkpoints" in grid["base"]:
+        grid["base"]["checkpoints"] = tuple(grid["base"]["checkpoints"])
+    return grid
+
+
+@dataclass
+class SweepResult:
+    done: list = field(default_factory=list)      # hashes finished in this sweep
+    skipped: list = field(default_factory=list)   # already complete in the store
+    failed: dict = field(default_factory=dict)    # hash -> error message
+    seconds: float = 0.0
+
+    def __str__(self):
+        lines = [f"{len(self.done)} trained, {len(self.skipped)} already in the store, {len(self.failed)} failed "
+                 f"({self.seconds:.1f} s)"]
+        lines += [f"  FAILED {h}: {e}" for h, e in self.failed.items()]
+        return "\n".join(lines)
+
+
+def _waves(configs: list[Config]) -> list[list[Config]]:
+    """Runs that copy gates from another run of the grid go after it."""
+    hashes = {c.hash for c in configs}
+    first = [c for c in configs if not (c.init_gates_from and c.init_gates_from in hashes)]
+    later = [c for c in configs if c not in first]
+    return [w for w in (first, later) if w]
+
+
+def _train_one(cfg_dict: dict, store_path: str, threads: int | None):
+    """Body of a worker task: train one config into the shared store. Returns the run's hash."""
+    os.environ["NFL_RUNS_DIR"] = store_path
+    import torch
+
+    from .train import train
+
+    if threads:
+        torch.set_num_threads(threads)
+    cfg = Config.from_dict({**cfg_dict, "checkpoints": tuple(cfg_dict["checkpoints"])})
+    pid_dir = os.environ.get(PID_DIR_ENV)
+    if pid_dir:
+        os.makedirs(pid_dir, exist_ok=True)
+        with open(os.path.join(pid_dir, f"{cfg.hash}.{os.getpid()}.pid"), "w") as f:
+            f.write(str(os.getpid()))
+    train(cfg, progress=False)
+    return cfg.hash
+
+
+def run_sweep(configs, backend: str = "serial", num_cpus: int | None = None, max_retries: int = 3,
+              progress: bool = True, threads_per_run: int | None = 1) -> SweepResult:
+    """Train every config not yet complete; ``backend`` is 'serial' or 'ray'."""
+    configs = list(configs)
+    res = SweepResult()
+    t0 = time.perf_counter()
+    todo = []
+    for c in configs:
+        if is_complete(runs_dir() / c.hash):
+            res.skipped.append(c.hash)
+        else:
+            todo.append(c)
+    if backend == "serial":
+        for wave in _waves(todo):
+            for cfg in wave:
+                try:
+                    _train_one(cfg.to_dict(), str(runs_dir()), None)
+                    res.done.append(cfg.hash)
+                except Exception as e:   # reported, the grid goes on
+                    res.failed[cfg.hash] = f"{type(e).__name__}: {e}"
+                _show(progress, res, len(todo), 0)
+    elif backend == "ray":
+        _run_ray(todo, res, num_cpus, max_retries, progress, threads_per_run)
+    else:
+        raise ValueError(f"unknown backend {backend!r}; use 'serial' or 'ray'")
+    res.seconds = time.perf_counter() - t0
+    return res
+
+
+def _show(progress, res, total, running):
+    if progress:
+        print(f"\rfinished {len(res.done)}/{total}  running {running}  failed {len(res.failed)}", end="",
+              file=sys.stderr, flush=True)
+
+
+def _run_ray(todo, res, num_cpus, max_retries, progress, threads):
+    import ray
+
+    started_here = not ray.is_initialized()
+    if started_here:
+        address = os.environ.get("RAY_ADDRESS")
+        env = {k: os.environ[k] for k in ("OMP_WAIT_POLICY", PID_DIR_ENV, "NFL_DATA_ROOT", "NFL_CACHE_DIR")
+               if k in os.environ}
+        ray.init(address=address or None, num_cpus=None if address else num_cpus, include_dashboard=False,
+                 log_to_driver=False, runtime_env={"env_vars": env} if env else None)
+    import torch
+    gpus = 1 if torch.cuda.is_available() else 0
+    task = ray.remote(num_cpus=threads or 1, num_gpus=gpus, max_retries=max_retries)(_train_one)
+    store_path = str(runs_dir())
+    try:
+        for wave in _waves(todo):
+            refs = {task.remote(c.to_dict(), store_path, threads): c for c in wave}
+            pending = list(refs)
+            while pending:
+                ready, pending = ray.wait(pending, num_returns=1, timeout=1.0)
+                for r in ready:
+                    cfg = refs[r]
+                    try:
+                        ray.get(r)
+                        res.done.append(cfg.hash)
+                    except Exception as e:   # the task's own error (or retries exhausted)
+                        cause = getattr(e, "cause", None) or e
+                        res.failed[cfg.hash] = f"{type(cause).__name__}: {str(cause).strip().splitlines()[-1][:300]}"
+                _show(progress, res, len(todo), len(pending))
+    except KeyboardInterrupt:
+        print("\ninterrupted: cancelling; finished runs stay in the store, the rest resume next time", file=sys.stderr)
+        for r in list(refs):
+            ray.cancel(r, force=True)
+        raise
+    finally:
+        if progress:
+            print(file=sys.stderr)
+        if started_here:
+            ray.shutdown()
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(prog="python -m nfl_utils.sweep", description=__doc__.split("\n\n")[0])
+    ap.add_argument("grid", help="YAML grid file (base + vary)")
+    ap.add_argument("--backend", choices=("serial", "ray"), default=None, help="default: the grid's, else serial")
+    ap.add_argument("--num-cpus", type=int, default=None, help="CPUs of a local Ray instance")
+    args = ap.parse_args(argv)
+    grid = load_grid(args.grid)
+    backend = args.backend or grid.get("backend", "serial")
+    configs = expand(grid)
+    print(f"{len(configs)} configs; store {runs_dir()}; backend {backend}"
+          + (f" (RAY_ADDRESS={os.environ['RAY_ADDRESS']})" if backend == "ray" and os.environ.get("RAY_ADDRESS") else ""))
+    res = run_sweep(configs, backend=backend, num_cpus=args.num_cpus or grid.get("num_cpus"))
+    print(res)
+    return 1 if res.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,59 @@
+"""The explorer widget, driven from Python: it redraws from the store, and bad runs show a message."""
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from nfl_utils import store, widgets
+from nfl_utils.config import Config
+from nfl_utils.train import train
+
+TINY = dict(width=32, epochs=3, train_size=500, measure_size=200, test_measure_size=200, checkpoints=(0, 1, 3))
+
+
+@pytest.fixture
+def runs(tmp_path, monkeypatch):
+    monkeypatch.setenv(store.RUNS_ENV, str(tmp_path / "runs"))
+    a = train(Config(**TINY), progress=False)
+    b = train(Config(**TINY, lr=0.01), progress=False)
+    return a, b
+
+
+def test_slider_redraws_from_the_store_without_recomputing(runs, monkeypatch):
+    import nfl_utils.spectrum as S
+    ex = widgets.Explorer(list(runs))
+    assert "showing epoch 3" in ex.message.value and ex.ck.max == 2
+    monkeypatch.setattr(S, "diagonalize", lambda *a, **k: pytest.fail("the explorer must not recompute spectra"))
+    before = ex.summary.value
+    ex.ck.value = 0
+    assert "showing epoch 0" in ex.message.value and ex.summary.value != before
+    ex.centre.value = "c"
+    assert "showing epoch 0" in ex.message.value
+    title = ex.fig._suptitle.get_text()
+    assert "epoch 0" in title and "centred" in title
+
+
+def test_deleted_run_directory_shows_a_message(runs):
+    ex = widgets.Explorer(list(runs))
+    shutil.rmtree(runs[1].path)
+    ex.pick.value = str(runs[1].path)
+    assert "Cannot show this run" in ex.message.value and "deleted" in ex.message.value
+    ex.pick.value = str(runs[0].path)             # a good run shows again
+    assert "showing epoch" in ex.message.value
+
+
+def test_run_without_checkpoints_shows_a_message(runs, tmp_path):
+    empty = store.commit_run("0" * 16, {**runs[0].config, "hash": "0" * 16}, pd.DataFrame(), {"x": np.zeros(1)}, {})
+    ex = widgets.Explorer([store.load_run(empty), runs[0]])
+    assert "no checkpoints" in ex.message.value
+    with pytest.raises(ValueError, match="no checkpoints"):
+        widgets.draw(store.load_run(empty), 0, 5)
+
+
+def test_empty_store_and_headless_fallback(tmp_path, monkeypatch, runs):
+    ex = widgets.Explorer([])
+    assert "No finished runs" in ex.message.value
+    monkeypatch.setenv("NFL_HEADLESS", "1")
+    fig, summary = widgets.explore(static_run=runs[0])
+    assert summary["epoch"] == 3 and np.isfinite(summary["D_LR"]) and fig._suptitle is not None
