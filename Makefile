@@ -62,6 +62,7 @@ test-fast: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m nfl_utils.bench spectrum
+	$(BIN)/python -m nfl_utils.bench train
 
 GRID ?= grids/example.yaml
 sweep: $(STAMP)

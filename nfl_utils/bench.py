@@ -119,6 +119,126 @@ def spectrum(args):
     return rows
 
 
+def _plain_epoch(model, opt, x, y, batch):
+    """A plain fp32 PyTorch loop: NCHW fp32, one .item() per step (the usual logging sync)."""
+    model.train()
+    perm = torch.randperm(len(y), device=x.device)
+    total = 0.0
+    for i in range(0, len(y), batch):
+        b = perm[i:i + batch]
+        loss = torch.nn.functional.cross_entropy(model(x[b]), y[b])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        total += loss.item()
+    return total
+
+
+def _time(fn, device, repeat=1):
+    fn()                                   # warm-up (cudnn autotune, allocator)
+    _sync(device)
+    t0 = time.perf_counter()
+    for _ in range(repeat):
+        fn()
+    _sync(device)
+    return (time.perf_counter() - t0) / repeat
+
+
+def train_bench(args):
+    """(a) a ResNet18 epoch on CIFAR-shaped data with the companion's trainer vs a plain fp32 loop,
+    (b) the measurement at a checkpoint as a fraction of that epoch, (c) both for the quick
+    profile's runs on the CPU."""
+    from nfl_utils import profiles
+    from nfl_utils.config import Config
+    from nfl_utils.data import DataBundle
+    from nfl_utils.measure import centred_gram_norm, flat_params, forward_all, measure
+    from nfl_utils.train import _lr_factor, _optimizer, get_data, make_model, train_epoch
+
+    device = torch.device("cuda" if torch.cuda.is_available() and not args.cpu else "cpu")
+    name = torch.cuda.get_device_name() if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
+    rows = []
+    n = args.n or (50_000 if device.type == "cuda" else 1024)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(n, 3, 32, 32, generator=g).to(device)        # random CIFAR-shaped stand-ins
+    y = torch.randint(0, 10, (n,), generator=g).to(device)
+    cfg = Config(dataset="cifar10", model="resnet18", lr=0.1, batch_size=512 if device.type == "cuda" else 128,
+                 augment=True, amp=True, channels_last=True, weight_decay=5e-4, measure_size=5000, test_measure_size=2000)
+
+    def fresh(channels_last):
+        torch.manual_seed(0)
+        from nfl_utils.models import build_model
+        m = build_model("resnet18", (3, 32, 32), 10).to(device)
+        return m.to(memory_format=torch.channels_last) if channels_last and device.type == "cuda" else m
+
+    m1 = fresh(True)
+    o1 = _optimizer(cfg, m1.parameters())
+    s1 = torch.optim.lr_scheduler.LambdaLR(o1, _lr_factor(cfg, 10 ** 6))
+    gen = torch.Generator().manual_seed(1)
+    t_ours = _time(lambda: train_epoch(m1, o1, s1, x, y, cfg, gen, 10), device)
+    m2 = fresh(False)
+    o2 = torch.optim.SGD(m2.parameters(), lr=0.1, momentum=0.9, weight_decay=5e-4)
+    t_plain = _time(lambda: _plain_epoch(m2, o2, x, y, cfg.batch_size), device)
+    nm = min(5000, n)
+    data = DataBundle("cifar10", x.cpu(), y.cpu(), x[: min(2000, n)].cpu(), y[: min(2000, n)].cpu(), 10,
+                      torch.arange(nm), torch.arange(min(2000, n)), y.cpu(), torch.zeros(n, dtype=torch.bool))
+    phi0, _ = forward_all(m1, data.x_train[data.measure_idx], amp=True, channels_last=True)
+    th0, norm0 = flat_params(m1), centred_gram_norm(phi0)
+    t_meas = _time(lambda: measure(m1, data, cfg, phi0, th0, norm0), device)
+    rows.append((f"ResNet18, {n} CIFAR-shaped images", t_plain, t_ours, t_meas))
+
+    if not args.skip_quick:
+        for pname, pcfg in profiles.pairs("quick").items():
+            pcfg = pcfg.replace(device="cpu")
+            d = get_data(pcfg)
+            torch.manual_seed(0)
+            m = make_model(pcfg, d)
+            o = _optimizer(pcfg, m.parameters())
+            s = torch.optim.lr_scheduler.LambdaLR(o, _lr_factor(pcfg, 10 ** 6))
+            gq = torch.Generator().manual_seed(1)
+            t_ep = _time(lambda: train_epoch(m, o, s, d.x_train, d.y_train, pcfg, gq, d.num_classes),
+                         torch.device("cpu"), repeat=3)
+            p0, _ = forward_all(m, d.x_train[d.measure_idx])
+            t_m = _time(lambda: measure(m, d, pcfg, p0, flat_params(m), centred_gram_norm(p0)), torch.device("cpu"), 3)
+            rows.append((f"quick: {pname} (CPU)", None, t_ep, t_m))
+
+    print(f"# training benchmark on {name}")
+    print(f"{'workload':44} {'plain fp32 s':>12} {'companion s':>12} {'speed-up':>9} {'measure s':>10} {'measure/epoch':>14}")
+    for w, tp, to, tm in rows:
+        print(f"{w:44} {(f'{tp:.2f}' if tp else '-'):>12} {to:>12.2f} {(f'{tp / to:.2f}x' if tp else '-'):>9} "
+              f"{tm:>10.3f} {100 * tm / to:>13.1f}%")
+    print("# companion: the trainer's epoch (GPU: bf16 autocast + channels_last, augmentation on the device, no host "
+          "sync in the loop); plain: fp32 NCHW with a .item() per step. measure: one checkpoint (train/test "
+          "evaluation, uncentred + centred spectra on the measurement sets, D_LR, S_init, NC1-4).")
+    return rows
+
+
+def sweep(args):
+    """Wall time of a grid of small mnist1d runs: serial in one process vs Ray with 2 local workers."""
+    import os
+    import tempfile
+
+    from nfl_utils.sweep import expand, run_sweep
+
+    grid = {"base": dict(dataset="mnist1d", model="mlp", width=128, epochs=args.epochs, train_size=4000,
+                         measure_size=500, test_measure_size=500, checkpoints=(0, args.epochs)),
+            "vary": {"lr": [0.01, 0.03, 0.1, 0.3], "seed": [0, 1]}}
+    configs = expand(grid)
+    times = {}
+    for backend in ("serial", "ray"):
+        with tempfile.TemporaryDirectory() as d:
+            os.environ["NFL_RUNS_DIR"] = d
+            res = run_sweep(configs, backend=backend, num_cpus=args.workers, progress=False,
+                            threads_per_run=1 if backend == "ray" else None)
+            assert not res.failed, res.failed
+            times[backend] = res.seconds
+    print(f"# sweep benchmark: {len(configs)} mnist1d MLP runs of {args.epochs} epochs, {os.cpu_count()} cores")
+    print(f"serial (one process, {torch.get_num_threads()} threads): {times['serial']:.1f} s")
+    print(f"ray ({args.workers} local workers, 1 thread each, incl. start-up): {times['ray']:.1f} s")
+    print(f"speed-up: {times['serial'] / times['ray']:.2f}x")
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] == "_case":
@@ -132,9 +252,20 @@ def main(argv=None):
     s.add_argument("--C", type=int, nargs="+", default=[10, 100])
     s.add_argument("--no-svd-above", type=int, default=1024)
     s.add_argument("--cpu", action="store_true", help="stay on the CPU even if CUDA is present")
+    t = sub.add_parser("train", help="trainer epoch vs plain fp32 loop, and measurement cost")
+    t.add_argument("--n", type=int, default=None, help="images (default: 50,000 on a GPU, 1,024 on the CPU)")
+    t.add_argument("--cpu", action="store_true")
+    t.add_argument("--skip-quick", action="store_true", help="skip the quick-profile CPU rows")
+    w = sub.add_parser("sweep", help="a grid on 2 local Ray workers vs serial")
+    w.add_argument("--workers", type=int, default=2)
+    w.add_argument("--epochs", type=int, default=15)
     args = ap.parse_args(argv)
     if args.what == "spectrum":
         spectrum(args)
+    elif args.what == "sweep":
+        sweep(args)
+    elif args.what == "train":
+        train_bench(args)
 
 
 if __name__ == "__main__":

@@ -49,6 +49,15 @@ def save(fig, stem: str, caption: str, numbers: dict | None = None, profile: str
     return out / f"{stem}.png"
 
 
+def png_bytes(fig, dpi: int = 100) -> bytes:
+    """The figure as PNG bytes (for ipywidgets.Image or IPython.display.Image)."""
+    import io
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None})
+    return buf.getvalue()
+
+
 def _plain(v):
     if isinstance(v, (np.floating, float)):
         v = float(v)

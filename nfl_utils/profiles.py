@@ -14,16 +14,16 @@ PROFILES = ("quick", "paper", "smoke")
 
 
 def _checkpoints(epochs: int) -> tuple:
-    """Dense early (features move fast at the start), then about 12 evenly spaced."""
+    """Dense early (features move fast at the start), then about 6 evenly spaced."""
     early = {0, 1, 2, 3, 5}
-    step = max(1, epochs // 12)
+    step = max(1, epochs // 6)
     return tuple(sorted(e for e in early | set(range(0, epochs + 1, step)) | {epochs} if e <= epochs))
 
 
 def _base(profile: str) -> dict:
     if profile == "quick":
-        return dict(dataset="mnist1d", epochs=60, batch_size=128, lr=0.05, measure_size=2000,
-                    test_measure_size=1000, checkpoints=_checkpoints(60))
+        return dict(dataset="mnist1d", epochs=40, batch_size=128, lr=0.05, measure_size=2000,
+                    test_measure_size=1000, checkpoints=_checkpoints(40))
     if profile == "smoke":
         return dict(dataset="mnist1d", epochs=3, train_size=1000, batch_size=100, lr=0.05, measure_size=300,
                     test_measure_size=300, width=48, channels=8, checkpoints=(0, 1, 3))
@@ -126,7 +126,7 @@ def richness(profile: str) -> dict[str, dict[str, Config]]:
     mnist = "mnist" if mnist_available() else "mnist1d"
     lazy = mlp.replace(dataset=mnist, epochs=3, checkpoints=(0, 1, 2, 3), train_size=None if not smoke else 1000)
     grok_epochs = 6 if smoke else 3000
-    grok = mlp.replace(dataset=mnist, width=200 if not smoke else 48, depth=3, train_size=1000, loss="mse", init_scale=8.0,
+    grok = mlp.replace(dataset=mnist, width=100 if not smoke else 48, depth=3, train_size=1000, loss="mse", init_scale=8.0,
                        optimizer="adamw", lr=1e-3, weight_decay=0.1, batch_size=200, epochs=grok_epochs,
                        checkpoints=_log_checkpoints(grok_epochs, 24), measure_size=1000 if not smoke else 300)
     sizes = (500, 1000, 2000, 4000, 8000) if not smoke else (200, 400, 600, 1000)
@@ -167,7 +167,7 @@ def dlgn(profile: str) -> dict[str, dict[str, Config]]:
              "ReLU MLP": base.replace(model="mlp", activation="relu"),
              "DLGN, frozen random gates": base.replace(freeze_gates=True),
              "DLGN, frozen learned gates": base.replace(freeze_gates=True, init_gates_from=base.hash, seed=1)}
-    ep_t = 3 if smoke else (1500 if paper else 200)
+    ep_t = 3 if smoke else (1500 if paper else 120)
     tree = Config(dataset="oblique-tree", model="dlgn", width=64 if not smoke else 8, depth=4, lr=2e-3, batch_size=2000,
                   epochs=ep_t, checkpoints=_log_checkpoints(ep_t, 12), measure_size=1000 if not smoke else 200,
                   test_measure_size=2000 if not smoke else 200, train_size=None if not smoke else 2000, **adam)

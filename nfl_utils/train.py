@@ -81,6 +81,31 @@ def augment(x: torch.Tensor, gen: torch.Generator, pad: int = 4) -> torch.Tensor
     return xp[b, c, rows[:, None, :, None], cols[:, None, None, :]]
 
 
+def train_epoch(model, opt, sched, xtr, ytr, cfg: Config, gen: torch.Generator, num_classes: int):
+    """One pass over (xtr, ytr), both on the model's device: shuffled mini-batches, optional GPU-side
+    augmentation, bf16 autocast and channels_last on CUDA, no host synchronisation inside."""
+    device, n = xtr.device, len(ytr)
+    is_image = xtr.ndim == 4
+    model.train()
+    if cfg.head_only:
+        model.features.eval()          # Φ stays exactly frozen (batch-norm statistics too)
+    perm = torch.randperm(n, generator=gen).to(device)
+    for i in range(0, n, cfg.batch_size):
+        b = perm[i:i + cfg.batch_size]
+        xb, yb = xtr[b], ytr[b]
+        if cfg.augment and is_image:
+            xb = augment(xb, gen)
+        if cfg.channels_last and is_image and device.type == "cuda":
+            xb = xb.contiguous(memory_format=torch.channels_last)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.amp and device.type == "cuda"):
+            out = model(xb)
+        loss = loss_fn(out, yb, cfg, num_classes)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+
+
 def train(cfg: Config, progress: bool = True, force: bool = False) -> Run:
     """Train ``cfg`` (or load it from the store when finished) and return the :class:`Run`."""
     cfg.validate()
@@ -111,7 +136,6 @@ def train(cfg: Config, progress: bool = True, force: bool = False) -> Run:
     sched = torch.optim.lr_scheduler.LambdaLR(opt, _lr_factor(cfg, steps_per_epoch * cfg.epochs))
     gen = torch.Generator().manual_seed(cfg.seed + 1)
     xtr, ytr = data.x_train.to(device), data.y_train.to(device)
-    is_image = xtr.ndim == 4
     checkpoints = set(cfg.checkpoint_epochs)
 
     state = None if force else load_partial(cfg.hash)
@@ -153,24 +177,7 @@ def train(cfg: Config, progress: bool = True, force: bool = False) -> Run:
     last_save = time.perf_counter()
     for epoch in bar:
         t0 = time.perf_counter()
-        model.train()
-        if cfg.head_only:
-            model.features.eval()          # Φ stays exactly frozen (batch-norm statistics too)
-        perm = torch.randperm(n, generator=gen).to(device)
-        for i in range(0, n, cfg.batch_size):
-            b = perm[i:i + cfg.batch_size]
-            xb, yb = xtr[b], ytr[b]
-            if cfg.augment and is_image:
-                xb = augment(xb, gen)
-            if cfg.channels_last and is_image and device.type == "cuda":
-                xb = xb.contiguous(memory_format=torch.channels_last)
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.amp and device.type == "cuda"):
-                out = model(xb)
-            loss = loss_fn(out, yb, cfg, data.num_classes)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
+        train_epoch(model, opt, sched, xtr, ytr, cfg, gen, data.num_classes)
         if device.type == "cuda":
             torch.cuda.synchronize()
         train_time += time.perf_counter() - t0

@@ -11,7 +11,6 @@ Headless (papermill, ``NFL_HEADLESS=1``) the same drawing is rendered as a stati
 from __future__ import annotations
 
 import html
-import io
 import os
 from functools import lru_cache
 
@@ -168,9 +167,7 @@ class Explorer:
         try:
             run = self.current()
             self.fig, s = draw(run, self.ck.value, self.k.value, self.centre.value, self.fig)
-            buf = io.BytesIO()
-            self.fig.savefig(buf, format="png", dpi=80)
-            self.out.value = buf.getvalue()
+            self.out.value = plots.png_bytes(self.fig, dpi=80)
             self.out.layout.display = ""
             self.summary.value = _summary_html(s)
             self.message.value = f"<span class='nfl-status'>showing epoch {s['epoch']}</span>"

@@ -29,18 +29,21 @@
 
 # %% tags=["parameters"]
 profile = "quick"
+backend = "serial"   # or "ray": the grid runs in parallel (RAY_ADDRESS selects a cluster)
 
 # %%
 import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import Markdown, display
 
-from nfl_utils import plots, profiles
-from nfl_utils.train import summary_table, train
+from nfl_utils import plots, profiles, sweep
+from nfl_utils.train import train
 
 plots.setup()
 configs = profiles.all_runs(profile)
-runs = {name: train(cfg, progress=False) for name, cfg in configs.items()}
+result = sweep.run_sweep(configs.values(), backend=backend, progress=False)
+print(result)
+runs = {name: train(cfg, progress=False) for name, cfg in configs.items()}   # loaded from the store
 
 # %% [markdown]
 # ## What was trained

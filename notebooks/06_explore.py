@@ -40,4 +40,5 @@ if widgets.headless():
     fig, summary = result
     plots.save(fig, "06_explore_static", "The explorer's view of the last checkpoint of the first run of the profile, "
                "rendered statically (headless execution).", summary, profile)
-    display(fig)
+    from IPython.display import Image
+    display(Image(plots.png_bytes(fig)))

@@ -26,6 +26,7 @@
 
 # %% tags=["parameters"]
 profile = "quick"
+backend = "serial"   # or "ray"
 
 # %%
 import matplotlib.pyplot as plt
@@ -33,11 +34,13 @@ import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
 
-from nfl_utils import plots, profiles
+from nfl_utils import plots, profiles, sweep
 from nfl_utils.train import train
 
 plots.setup()
-groups = {g: {n: train(c, progress=False) for n, c in runs.items()} for g, runs in profiles.richness(profile).items()}
+grid = profiles.richness(profile)
+print(sweep.run_sweep([c for runs in grid.values() for c in runs.values()], backend=backend, progress=False))
+groups = {g: {n: train(c, progress=False) for n, c in runs.items()} for g, runs in grid.items()}
 sweep = {n: train(c, progress=False) for n, c in profiles.lr_sweep(profile).items()}
 final = lambda run, col: float(run.metrics[col].iloc[-1])
 dataset_of = lambda g: next(iter(groups[g].values())).config["dataset"]
@@ -127,6 +130,9 @@ for col, flag in zip(plots.colors(2), ("no BN", "BN")):
     axes[2].semilogx(ns, [final(sub[n], "test_acc") for n in ns], "o-", color=col, label=flag)
 axes[1].set(xlabel="training examples", ylabel="D_LR (final)", title="training-set size")
 axes[2].set(xlabel="training examples", ylabel="test accuracy (final)", title="training-set size")
+for ax in axes[1:]:
+    ax.set_xticks(ns, [str(v) for v in ns])
+    ax.minorticks_off()
 axes[1].legend(fontsize="small")
 axes[2].legend(fontsize="small")
 fig.suptitle(f"Batch norm and training-set size ({dataset_of('batch norm')}, {profile} profile)")

@@ -106,6 +106,7 @@ for l, V in enumerate(model1.features.hyperplanes()):
     a = np.degrees(np.arctan2(V[:, 1], V[:, 0]).numpy())
     axes[1].hist(a, bins=36, range=(-180, 180), alpha=0.55, color=plots.colors(L)[l], label=f"layer {l + 1}")
 axes[1].set(xlabel="hyperplane normal angle (degrees)", ylabel="count", title="trained hyperplane angles")
+axes[1].yaxis.set_major_locator(plt.MaxNLocator(integer=True))
 axes[1].legend(fontsize="small")
 fig.suptitle("DLGN on the circle: where the paths are, and how the hyperplanes cluster")
 fig.tight_layout()
