@@ -103,7 +103,8 @@ for b in CIRCLE_BREAKS:
 axes[0].set(xlabel="θ", ylabel="normalised value", title="path density K(x, x) and the target")
 axes[0].legend(fontsize="small", loc="upper right")
 for l, V in enumerate(model1.features.hyperplanes()):
-    a = np.degrees(np.arctan2(V[:, 1], V[:, 0]).numpy())
+    Vn = V.numpy()
+    a = np.degrees(np.arctan2(Vn[:, 1], Vn[:, 0]))
     axes[1].hist(a, bins=36, range=(-180, 180), alpha=0.55, color=plots.colors(L)[l], label=f"layer {l + 1}")
 axes[1].set(xlabel="hyperplane normal angle (degrees)", ylabel="count", title="trained hyperplane angles")
 axes[1].yaxis.set_major_locator(plt.MaxNLocator(integer=True))
