@@ -44,7 +44,6 @@ def run_case(method, n, p, C, device_name):
     device = torch.device(device_name)
     batch = 5000
     gen_time = 0.0
-    t_total = time.perf_counter()
     if method == "stream":
         acc = SpectralAccumulator()
         measure = 0.0

@@ -365,12 +365,12 @@ def diagonalize(phi, targets=None, outputs=None, centre: bool = False) -> Spectr
     squared singular values over n are the nonzero eigenvalues of the n×n Gram matrix ΦΦᵀ/n,
     and warns (FewSamplesWarning) that only n modes exist.
     """
-    phi_t = _matrix(phi, "phi")
-    n, p = phi_t.shape
-    if n > p:
+    shape = tuple(phi.shape) if hasattr(phi, "shape") else np.shape(phi)
+    if len(shape) == 2 and shape[0] > shape[1]:     # n > p: the p×p route (validates phi itself)
         return SpectralAccumulator().update(phi, targets, outputs).diagonalize(centre)
     kind = _Kind(phi)
-    X = phi_t.to(kind.device)
+    X = _matrix(phi, "phi", device=kind.device)
+    n, p = X.shape
     mu = X.mean(0)
     if centre:
         X = X - mu
@@ -399,8 +399,6 @@ def effective_dimension(eigenvalues) -> float:
 
 def low_rank_measure(phi, outputs) -> float:
     """D_LR = 1 − CKA(T, T_MP) ∈ [0, 1] (0 richest, 1 laziest), fast p×p form."""
-    n = _matrix(phi, "phi").shape[0]
-    _matrix(outputs, "outputs", n=n, allow_1d=True)
     return SpectralAccumulator().update(phi, outputs=outputs).low_rank_measure()
 
 

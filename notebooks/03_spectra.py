@@ -30,7 +30,6 @@ profile = "quick"
 
 # %%
 import matplotlib.pyplot as plt
-import numpy as np
 from IPython.display import Markdown, display
 
 from nfl_utils import plots, profiles

@@ -37,7 +37,6 @@ profile = "quick"
 # %%
 import matplotlib.pyplot as plt
 import numpy as np
-import pandas as pd
 from IPython.display import Markdown, display
 
 from nfl_utils import analysis, plots, profiles

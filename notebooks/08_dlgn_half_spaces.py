@@ -40,7 +40,6 @@ from IPython.display import Markdown, display
 from nfl_utils import analysis, plots, profiles
 from nfl_utils.data import CIRCLE_BREAKS, circle_label
 from nfl_utils.dlgn import centred_alignment, cluster_count, stable_rank
-from nfl_utils.spectrum import diagonalize
 from nfl_utils.train import train
 
 plots.setup()

@@ -1,6 +1,5 @@
 """The data layer: real MNIST/FashionMNIST from the shared data root, CIFAR readers on files the
 tests write in torchvision's layout, offline mnist1d, and every error case."""
-import gzip
 import os
 import pickle
 import shutil

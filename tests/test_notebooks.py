@@ -4,7 +4,6 @@ import hashlib
 import json
 import math
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -93,7 +92,6 @@ def test_figures_are_byte_stable_and_index_is_built(executed):
     figs = executed / "figures" / "smoke"
     digest = lambda: {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(figs.glob("*.p*"))}
     before = digest()
-    import jupytext
     import papermill as pm
     os.environ["NFL_RUNS_DIR"], os.environ["NFL_FIGURES_DIR"] = str(executed / "runs"), str(executed / "figures")
     try:

@@ -61,7 +61,7 @@ def _killer(pid_dir: Path, stop: threading.Event, killed: list):
 
 @pytest.mark.slow
 def test_ray_grid_survives_a_killed_worker_and_matches_serial(tmp_path, monkeypatch):
-    ray = pytest.importorskip("ray")
+    pytest.importorskip("ray")
     configs = expand({"base": TINY, "vary": {"lr": [0.01, 0.03, 0.1, 0.3], "seed": [0, 1]}})
     assert len(configs) == 8
     pid_dir = tmp_path / "pids"

@@ -1,5 +1,4 @@
 """Models, the trainer and the run store."""
-import math
 import os
 import subprocess
 import sys
