@@ -34,6 +34,7 @@ $(STAMP): requirements.txt requirements-lock.txt pyproject.toml
 	@touch $@
 
 figures: $(EXECUTED)
+	$(BIN)/python -m nfl_utils.claims $(PROFILE)
 	$(BIN)/python -m nfl_utils.plots index $(NFL_FIGURES_DIR)/$(PROFILE)
 	@echo "figures in figures/$(PROFILE)/ (index: figures/$(PROFILE)/index.md), notebooks in build/$(PROFILE)/"
 

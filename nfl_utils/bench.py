@@ -150,8 +150,8 @@ def train_bench(args):
     from nfl_utils import profiles
     from nfl_utils.config import Config
     from nfl_utils.data import DataBundle
-    from nfl_utils.measure import centred_gram_norm, flat_params, forward_all, measure
-    from nfl_utils.train import _lr_factor, _optimizer, get_data, make_model, train_epoch
+    from nfl_utils.measure import measure
+    from nfl_utils.train import setup, train_epoch
 
     device = torch.device("cuda" if torch.cuda.is_available() and not args.cpu else "cpu")
     name = torch.cuda.get_device_name() if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
@@ -165,41 +165,26 @@ def train_bench(args):
     cfg = Config(dataset="cifar10", model="resnet18", lr=0.1, batch_size=512 if device.type == "cuda" else 128,
                  augment=True, amp=True, channels_last=True, weight_decay=5e-4, measure_size=5000, test_measure_size=2000)
 
-    def fresh(channels_last):
-        torch.manual_seed(0)
-        from nfl_utils.models import build_model
-        m = build_model("resnet18", (3, 32, 32), 10).to(device)
-        return m.to(memory_format=torch.channels_last) if channels_last and device.type == "cuda" else m
-
-    m1 = fresh(True)
-    o1 = _optimizer(cfg, m1.parameters())
-    s1 = torch.optim.lr_scheduler.LambdaLR(o1, _lr_factor(cfg, 10 ** 6))
-    gen = torch.Generator().manual_seed(1)
-    t_ours = _time(lambda: train_epoch(m1, o1, s1, x, y, cfg, gen, 10), device)
-    m2 = fresh(False)
-    o2 = torch.optim.SGD(m2.parameters(), lr=0.1, momentum=0.9, weight_decay=5e-4)
-    t_plain = _time(lambda: _plain_epoch(m2, o2, x, y, cfg.batch_size), device)
     nm = min(5000, n)
     data = DataBundle("cifar10", x.cpu(), y.cpu(), x[: min(2000, n)].cpu(), y[: min(2000, n)].cpu(), 10,
                       torch.arange(nm), torch.arange(min(2000, n)), y.cpu(), torch.zeros(n, dtype=torch.bool))
-    phi0, _ = forward_all(m1, data.x_train[data.measure_idx], amp=True, channels_last=True)
-    th0, norm0 = flat_params(m1), centred_gram_norm(phi0)
-    t_meas = _time(lambda: measure(m1, data, cfg, phi0, th0, norm0), device)
+    ours = setup(cfg.replace(device=device.type), data)          # the trainer's own set-up, once
+    t_ours = _time(lambda: train_epoch(ours.model, ours.opt, ours.sched, x, y, cfg, ours.gen, 10), device)
+    torch.manual_seed(0)
+    from nfl_utils.models import build_model
+    plain = build_model("resnet18", (3, 32, 32), 10).to(device)
+    o2 = torch.optim.SGD(plain.parameters(), lr=0.1, momentum=0.9, weight_decay=5e-4)
+    t_plain = _time(lambda: _plain_epoch(plain, o2, x, y, cfg.batch_size), device)
+    t_meas = _time(lambda: measure(ours.model, data, ours.cfg, ours.phi0, ours.theta0, ours.phi0_norm), device)
     rows.append((f"ResNet18, {n} CIFAR-shaped images", t_plain, t_ours, t_meas))
 
     if not args.skip_quick:
-        for pname, pcfg in profiles.pairs("quick").items():
-            pcfg = pcfg.replace(device="cpu")
-            d = get_data(pcfg)
-            torch.manual_seed(0)
-            m = make_model(pcfg, d)
-            o = _optimizer(pcfg, m.parameters())
-            s = torch.optim.lr_scheduler.LambdaLR(o, _lr_factor(pcfg, 10 ** 6))
-            gq = torch.Generator().manual_seed(1)
-            t_ep = _time(lambda: train_epoch(m, o, s, d.x_train, d.y_train, pcfg, gq, d.num_classes),
+        for pname, pcfg in profiles.main("quick").items():
+            q = setup(pcfg.replace(device="cpu"))
+            xq, yq = q.data.x_train, q.data.y_train
+            t_ep = _time(lambda: train_epoch(q.model, q.opt, q.sched, xq, yq, q.cfg, q.gen, q.data.num_classes),
                          torch.device("cpu"), repeat=3)
-            p0, _ = forward_all(m, d.x_train[d.measure_idx])
-            t_m = _time(lambda: measure(m, d, pcfg, p0, flat_params(m), centred_gram_norm(p0)), torch.device("cpu"), 3)
+            t_m = _time(lambda: measure(q.model, q.data, q.cfg, q.phi0, q.theta0, q.phi0_norm), torch.device("cpu"), 3)
             rows.append((f"quick: {pname} (CPU)", None, t_ep, t_m))
 
     print(f"# training benchmark on {name}")

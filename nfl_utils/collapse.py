@@ -1,4 +1,4 @@
-"""Neural-collapse metrics (Papyan, Han & Donoho 2020), as defined in shared/spec/measures.md.
+"""Neural-collapse metrics (Papyan, Han & Donoho 2020), as defined in docs/measures.md.
 
 All take features ``phi`` (n, p) and integer ``labels`` (n,) with every class 0..C-1 present,
 as numpy arrays or torch tensors, and return plain floats computed in float64.
@@ -10,7 +10,7 @@ import math
 import numpy as np
 import torch
 
-from .spectrum import _matrix
+from .linalg import as_matrix
 
 
 def _labels(labels, n, device):
@@ -30,7 +30,7 @@ def _labels(labels, n, device):
 
 def class_means(phi, labels):
     """(μ_c as rows (C, p), global mean μ_G (p,), labels tensor, C)."""
-    X = _matrix(phi, "phi")
+    X = as_matrix(phi, "phi")
     y, C, counts = _labels(labels, X.shape[0], X.device)
     sums = torch.zeros(C, X.shape[1], dtype=torch.float64, device=X.device).index_add_(0, y, X)
     return sums / counts[:, None], X.mean(0), X, y, C
@@ -68,7 +68,7 @@ def nc2_equiangular(phi, labels, _stats=None) -> float:
 def nc3(phi, labels, weight, _stats=None) -> float:
     """‖Wᵀ/‖W‖_F − M/‖M‖_F‖_F: self-duality of the head W (C, p) and the centred means M (p, C)."""
     mu, mu_g, X, y, C = _stats or class_means(phi, labels)
-    W = _matrix(weight, "weight", device=X.device)
+    W = as_matrix(weight, "weight", device=X.device)
     if W.shape != (C, X.shape[1]):
         raise ValueError(f"weight must be (C, p) = {(C, X.shape[1])}; got {tuple(W.shape)}")
     M = (mu - mu_g).T
@@ -78,7 +78,7 @@ def nc3(phi, labels, weight, _stats=None) -> float:
 def nc4(phi, labels, outputs, _stats=None) -> float:
     """Fraction of samples where the net's argmax disagrees with the nearest-class-mean rule."""
     mu, mu_g, X, y, C = _stats or class_means(phi, labels)
-    F = _matrix(outputs, "outputs", n=X.shape[0], device=X.device)
+    F = as_matrix(outputs, "outputs", n=X.shape[0], device=X.device)
     ncc = torch.cdist(X, mu).argmin(1)
     return float((F.argmax(1) != ncc).double().mean())
 

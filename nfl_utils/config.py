@@ -1,123 +1,101 @@
-"""The frozen description of one training run; its hash names the run directory."""
+"""The frozen description of one training run; its hash names the run directory.
+
+Each field carries its help text (``--help`` of ``python -m nfl_utils.train`` is generated from the
+fields and their annotations). Values are checked per field with the field named; names are
+normalised before hashing so that equal configs share one run.
+"""
 from __future__ import annotations
 
 import dataclasses
 import hashlib
 import json
+import math
+import typing
 from dataclasses import dataclass, field
 
-from .data import DATASETS
+from .data import DATASETS, canonical_name
 from .models import ACTIVATIONS, MODELS
 
-SCHEMA = 1   # bump when what a run records changes: old runs then get new directories
+SCHEMA = 2   # bump when what a run records changes: old runs then get new directories
 
-HELP = {
-    "dataset": f"one of {', '.join(DATASETS)}",
-    "model": f"one of {', '.join(MODELS)}",
-    "width": "hidden width of mlp/cnn; p = width for them",
-    "depth": "number of hidden layers of the mlp",
-    "activation": f"mlp/cnn nonlinearity: {', '.join(ACTIVATIONS)}",
-    "channels": "cnn channels (the second 2-D block has twice as many)",
-    "batch_norm": "batch norm after every convolution of the cnn (vgg16_bn has its own)",
-    "dlgn_beta": "DLGN soft-gate sharpness β in σ(β η)",
-    "value_input": "DLGN value-network input: pwc (z = 1, piecewise-constant output) or x",
-    "freeze_gates": "DLGN: keep the gating network fixed (only the value network and head train)",
-    "init_gates_from": "DLGN: copy the gating network from this finished run (its hash)",
-    "task": "classify (C outputs) or regress (1 output: the digit value, standardised, times target_scale)",
-    "loss": "ce (cross-entropy) or mse (on target_scale * one-hot targets; mean over all entries)",
-    "target_scale": "scale α of the MSE targets (α·one-hot); also scales the regression target",
-    "optimizer": "sgd, adam or adamw",
-    "lr": "learning rate (> 0)",
-    "momentum": "SGD momentum in [0, 1)",
-    "nesterov": "Nesterov momentum for SGD",
-    "weight_decay": "weight decay (>= 0)",
-    "schedule": "constant, cosine or step (x0.1 at 50%% and 75%% of training), applied per step",
-    "batch_size": "mini-batch size",
-    "epochs": "training epochs (>= 1)",
-    "augment": "random crop (pad 4) + horizontal flip, for image datasets",
-    "train_size": "class-balanced training subset size (default: the whole training set)",
-    "shuffle_fraction": "fraction of training labels permuted at random, in [0, 1]",
-    "head_only": "train the linear head only (coefficient learning: Φ frozen)",
-    "init_scale": "multiply every parameter at initialisation by this",
-    "output_scale": "multiply the network output by this",
-    "seed": "seed of initialisation and data order",
-    "data_seed": "seed of the training subset, label shuffling and measurement sets",
-    "checkpoints": "epochs at which to measure (0 = init); default 0, 1, 2, 4, ..., epochs",
-    "measure_size": "class-balanced measurement subset of the training set",
-    "test_measure_size": "class-balanced measurement subset of the test set",
-    "save_models": "also store the weights at every checkpoint (checkpoints.pt)",
-    "device": "auto (cuda when present), cpu or cuda",
-    "amp": "bf16 autocast on CUDA",
-    "channels_last": "channels_last memory format for convnets on CUDA",
-}
+
+def _f(default, help: str):
+    """A dataclass field with its help text beside it."""
+    if isinstance(default, tuple):
+        return field(default_factory=lambda: default, metadata={"help": help})
+    return field(default=default, metadata={"help": help})
 
 
 @dataclass(frozen=True)
 class Config:
-    dataset: str = "mnist1d"
-    model: str = "mlp"
-    width: int = 256
-    depth: int = 2
-    activation: str = "relu"
-    channels: int = 32
-    batch_norm: bool = False
-    dlgn_beta: float = 30.0
-    value_input: str = "pwc"
-    freeze_gates: bool = False
-    init_gates_from: str | None = None
-    task: str = "classify"
-    loss: str = "ce"
-    target_scale: float = 1.0
-    optimizer: str = "sgd"
-    lr: float = 0.05
-    momentum: float = 0.9
-    nesterov: bool = False
-    weight_decay: float = 0.0
-    schedule: str = "constant"
-    batch_size: int = 128
-    epochs: int = 30
-    augment: bool = False
-    train_size: int | None = None
-    shuffle_fraction: float = 0.0
-    head_only: bool = False
-    init_scale: float = 1.0
-    output_scale: float = 1.0
-    seed: int = 0
-    data_seed: int = 0
-    checkpoints: tuple = field(default=())
-    measure_size: int = 1000
-    test_measure_size: int = 1000
-    save_models: bool = False
-    device: str = "auto"
-    amp: bool = False
-    channels_last: bool = False
+    dataset: str = _f("mnist1d", f"one of {', '.join(DATASETS)}")
+    model: str = _f("mlp", f"one of {', '.join(MODELS)}")
+    width: int = _f(256, "hidden width of mlp/cnn; p = width for them")
+    depth: int = _f(2, "number of hidden layers of the mlp")
+    activation: str = _f("relu", f"mlp/cnn nonlinearity: {', '.join(ACTIVATIONS)}")
+    channels: int = _f(32, "cnn channels (the second 2-D block has twice as many)")
+    batch_norm: bool = _f(False, "batch norm after every convolution of the cnn (vgg16_bn has its own)")
+    dlgn_beta: float = _f(30.0, "DLGN soft-gate sharpness β in σ(β η)")
+    value_input: str = _f("pwc", "DLGN value-network input: pwc (z = 1, piecewise-constant output) or x")
+    freeze_gates: bool = _f(False, "DLGN: keep the gating network fixed (only the value network and head train)")
+    init_gates_from: str | None = _f(None, "DLGN: copy the gating network from this finished run (its hash)")
+    task: str = _f("classify", "classify (C outputs) or regress (1 output: the digit value, standardised, times target_scale)")
+    loss: str = _f("ce", "ce (cross-entropy) or mse (on target_scale * one-hot targets; mean over all entries)")
+    target_scale: float = _f(1.0, "scale α of the MSE targets (α·one-hot); also scales the regression target")
+    optimizer: str = _f("sgd", "sgd, adam or adamw")
+    lr: float = _f(0.05, "learning rate (> 0)")
+    momentum: float = _f(0.9, "SGD momentum in [0, 1)")
+    nesterov: bool = _f(False, "Nesterov momentum for SGD")
+    weight_decay: float = _f(0.0, "weight decay (>= 0)")
+    schedule: str = _f("constant", "constant, cosine or step (x0.1 at 50% and 75% of training), applied per step")
+    batch_size: int = _f(128, "mini-batch size")
+    epochs: int = _f(30, "training epochs (>= 1)")
+    augment: bool = _f(False, "random crop (pad 4) + horizontal flip, for image datasets")
+    train_size: int | None = _f(None, "class-balanced training subset size (default: the whole training set)")
+    shuffle_fraction: float = _f(0.0, "fraction of training labels permuted at random, in [0, 1]")
+    head_only: bool = _f(False, "train the linear head only (coefficient learning: Φ frozen)")
+    init_scale: float = _f(1.0, "multiply every parameter at initialisation by this")
+    output_scale: float = _f(1.0, "multiply the network output by this")
+    seed: int = _f(0, "seed of initialisation and data order")
+    data_seed: int = _f(0, "seed of the training subset, label shuffling and measurement sets")
+    checkpoints: tuple[int, ...] = _f((), "epochs at which to measure (0 = init); default 0, 1, 2, 4, ..., epochs")
+    measure_size: int = _f(1000, "class-balanced measurement subset of the training set")
+    test_measure_size: int = _f(1000, "class-balanced measurement subset of the test set")
+    save_models: bool = _f(False, "also store the weights at every checkpoint (checkpoints.pt)")
+    device: str = _f("auto", "auto (cuda when present), cpu or cuda")
+    amp: bool = _f(False, "bf16 autocast on CUDA")
+    channels_last: bool = _f(False, "channels_last memory format for convnets on CUDA")
+    modadd_p: int = _f(97, "modadd: the modulus p (inputs are one-hot a and b, p classes)")
+    modadd_fraction: float = _f(0.4, "modadd: fraction of the p² pairs used for training")
 
     def __post_init__(self):
-        object.__setattr__(self, "checkpoints", tuple(int(c) for c in self.checkpoints))
+        for f in dataclasses.fields(self):
+            object.__setattr__(self, f.name, _coerce(f.name, getattr(self, f.name), field_types()[f.name]))
+        object.__setattr__(self, "dataset", canonical_name(self.dataset))
+        object.__setattr__(self, "model", self.model.lower())
         self.validate()
 
     def validate(self):
         def bad(name, why):
             raise ValueError(f"invalid config field {name}={getattr(self, name)!r}: {why}")
-        if self.dataset.lower() not in DATASETS:
+        if self.dataset not in DATASETS:
             bad("dataset", f"must be one of {', '.join(DATASETS)}")
-        if self.model.lower() not in MODELS:
+        if self.model not in MODELS:
             bad("model", f"must be one of {', '.join(MODELS)}")
         if self.activation not in ACTIVATIONS:
             bad("activation", f"must be one of {', '.join(ACTIVATIONS)}")
         choices = {"task": ("classify", "regress"), "loss": ("ce", "mse"), "optimizer": ("sgd", "adam", "adamw"),
-                   "schedule": ("constant", "cosine", "step"), "device": ("auto", "cpu", "cuda")}
+                   "schedule": ("constant", "cosine", "step"), "device": ("auto", "cpu", "cuda"),
+                   "value_input": ("pwc", "x")}
         for name, ok in choices.items():
             if getattr(self, name) not in ok:
                 bad(name, f"must be one of {', '.join(ok)}")
-        if self.value_input not in ("pwc", "x"):
-            bad("value_input", "must be pwc or x")
         if (self.freeze_gates or self.init_gates_from) and not self.model.startswith("dlgn"):
             bad("freeze_gates" if self.freeze_gates else "init_gates_from", "applies to dlgn models only")
         if self.task == "regress" and self.loss != "mse":
             bad("loss", "regression needs loss='mse'")
         for name in ("lr", "batch_size", "epochs", "width", "depth", "channels", "measure_size",
-                     "test_measure_size", "target_scale", "init_scale"):
+                     "test_measure_size", "target_scale", "init_scale", "modadd_p"):
             if not getattr(self, name) > 0:
                 bad(name, "must be > 0" + (" (at least 1 epoch)" if name == "epochs" else ""))
         if self.weight_decay < 0:
@@ -126,7 +104,9 @@ class Config:
             bad("momentum", "must be in [0, 1)")
         if not 0 <= self.shuffle_fraction <= 1:
             bad("shuffle_fraction", "must be in [0, 1]")
-        if self.train_size is not None and self.train_size < 10:
+        if not 0 < self.modadd_fraction < 1:
+            bad("modadd_fraction", "must be in (0, 1)")
+        if self.train_size is not None and self.train_size < 2:
             bad("train_size", "must be at least the number of classes")
         if any(c < 0 or c > self.epochs for c in self.checkpoints):
             bad("checkpoints", f"epochs must lie in [0, epochs={self.epochs}]")
@@ -151,8 +131,8 @@ class Config:
     def hash(self) -> str:
         """sha256 of the fields that differ from their defaults (and the schema version), so a new
         field added with a default leaves every stored run's name unchanged. Never change a default."""
-        diff = {f.name: v for f, v in zip(dataclasses.fields(self), dataclasses.astuple(self))
-                if v != (f.default if f.default is not dataclasses.MISSING else f.default_factory())}
+        diff = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
+                if getattr(self, f.name) != _default(f)}
         diff = {k: (list(v) if isinstance(v, tuple) else v) for k, v in diff.items()}
         blob = json.dumps({"schema": SCHEMA, **diff}, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
@@ -167,3 +147,89 @@ class Config:
         if unknown:
             raise ValueError(f"unknown config field(s) {sorted(unknown)}; valid: {sorted(names)}")
         return cls(**d)
+
+
+# ----------------------------------------------------------------------------- types and the CLI
+def _default(f):
+    return f.default if f.default is not dataclasses.MISSING else f.default_factory()
+
+
+def field_types() -> dict:
+    """name -> (base type, optional, is a tuple of ints), from the annotations."""
+    if not hasattr(field_types, "cache"):
+        out = {}
+        for name, t in typing.get_type_hints(Config).items():
+            args = typing.get_args(t)
+            optional = type(None) in args
+            base = next((a for a in args if a is not type(None)), t) if optional else t
+            seq = typing.get_origin(base) is tuple
+            out[name] = (int if seq else base, optional, seq)
+        field_types.cache = out
+    return field_types.cache
+
+
+def _coerce(name, value, spec):
+    """Check one field's type (naming the field) and normalise it: ints stay ints, floats are
+    finite floats (1 -> 1.0, so equal configs hash alike), bools are bools."""
+    base, optional, seq = spec
+    def bad(why):
+        raise ValueError(f"invalid config field {name}={value!r}: {why}")
+    if value is None:
+        return None if optional else bad(f"must be a {base.__name__}")
+    if seq:
+        if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
+            bad("must be a list of integers")
+        return tuple(_coerce(name, v, (int, False, False)) for v in value)
+    if base is bool:
+        return value if isinstance(value, bool) else bad("must be true or false")
+    if base is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            bad("must be an integer")
+        return int(value)
+    if base is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            bad("must be a number")
+        if not math.isfinite(value):
+            bad("must be finite")
+        return float(value)
+    if base is str:
+        return value if isinstance(value, str) else bad("must be a string")
+    return value
+
+
+def add_config_arguments(parser):
+    """One option per Config field, from its annotation and help text."""
+    import argparse
+
+    for f in dataclasses.fields(Config):
+        base, optional, seq = field_types()[f.name]
+        default, flag, help_ = _default(f), "--" + f.name.replace("_", "-"), f.metadata["help"].replace("%", "%%")
+        if base is bool:
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=default, help=help_)
+        elif seq:
+            parser.add_argument(flag, type=int, nargs="*", default=list(default), metavar="EPOCH", help=help_)
+        else:
+            parser.add_argument(flag, type=base, default=default,
+                                help=f"{help_} (default: {'none' if default is None else default})")
+    return parser
+
+
+def config_from_args(namespace) -> Config:
+    names = {f.name for f in dataclasses.fields(Config)}
+    return Config(**{k: v for k, v in vars(namespace).items() if k in names})
+
+
+def config_to_args(cfg: Config) -> list[str]:
+    """The command-line options that rebuild ``cfg`` (fields at their defaults are left out)."""
+    args = []
+    for f in dataclasses.fields(Config):
+        v, flag = getattr(cfg, f.name), "--" + f.name.replace("_", "-")
+        if v == _default(f):
+            continue
+        if isinstance(v, bool):
+            args.append(flag if v else "--no-" + flag[2:])
+        elif isinstance(v, tuple):
+            args += [flag, *map(str, v)]
+        else:
+            args += [flag, repr(v) if isinstance(v, float) else str(v)]
+    return args

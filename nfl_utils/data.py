@@ -9,24 +9,18 @@ checked against torchvision's md5 and decompressed into the cache (``NFL_CACHE_D
 """
 from __future__ import annotations
 
-import gzip
-import hashlib
 import os
-import pickle
-import shutil
-import tarfile
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 
-DATASETS = ("mnist1d", "mnist", "fashion-mnist", "cifar10", "cifar100", "circle", "oblique-tree")
+from .datafiles import CACHE_ENV, ROOT_ENV, DataError, atomic_write, cache_dir, read_images  # noqa: F401
+
+DATASETS = ("mnist1d", "mnist", "fashion-mnist", "cifar10", "cifar100", "circle", "oblique-tree", "modadd")
 SYNTHETIC = ("circle", "oblique-tree")   # DLGN benchmarks: generated, unnormalised (geometry matters)
 CIRCLE_BREAKS = (0.0, 1.0, 1.7, 2.2, 3.1, 4.3, 4.68, 5.13)  # arc starts (radians); labels alternate, ~balanced
-ROOT_ENV = "NFL_DATA_ROOT"
-CACHE_ENV = "NFL_CACHE_DIR"
 
 # Per-channel (mean, std) of the full training sets on [0, 1] pixels; standard published values.
 NORMALISATION = {
@@ -37,10 +31,6 @@ NORMALISATION = {
 }
 MNIST1D_SAMPLES = 10_000  # 8,000 train / 2,000 test with mnist1d's 0.8 split
 MNIST1D_SEED = 42         # mnist1d's own default
-
-
-class DataError(RuntimeError):
-    """Data missing, corrupted or unreadable; the message says what to do."""
 
 
 @dataclass
@@ -69,49 +59,58 @@ class DataBundle:
         return len(self.y_train)
 
 
-def cache_dir() -> Path:
-    return Path(os.environ.get(CACHE_ENV, Path.home() / ".cache" / "nfl_utils")).expanduser()
-
-
 def data_root(root=None) -> Path | None:
     root = root if root is not None else os.environ.get(ROOT_ENV)
     return Path(root).expanduser() if root else None
 
 
+def canonical_name(name: str) -> str:
+    """The dataset's key: lower case, '-' for '_', common spellings mapped (FashionMNIST, CIFAR-10)."""
+    key = str(name).lower().replace("_", "-")
+    return {"fashionmnist": "fashion-mnist", "cifar-10": "cifar10", "cifar-100": "cifar100",
+            "mnist-1d": "mnist1d"}.get(key, key)
+
+
 def load_dataset(name: str = "mnist1d", root=None, *, train_size: int | None = None,
                  shuffle_fraction: float = 0.0, measure_size: int = 1000,
                  test_measure_size: int | None = None, seed: int = 0,
-                 download: bool = True, verify: bool = True) -> DataBundle:
+                 download: bool = True, verify: bool = True, modadd_p: int = 97,
+                 modadd_fraction: float = 0.4) -> DataBundle:
     """Load ``name`` as normalised tensors with a train/test split.
 
     train_size: class-balanced subset of the training set (``None``: all of it).
     shuffle_fraction: exactly ``round(f * n_train)`` training labels, chosen at random, are
         permuted among themselves (class counts are kept; ``f = 1`` shuffles every label).
     measure_size / test_measure_size: fixed class-balanced measurement subsets of the (subset)
-        training set and of the test set. They depend on ``seed`` only, so runs that differ in
-        their training seed are measured on the same points.
+        training set and of the test set (the whole split when the size reaches its length). They
+        depend on ``seed`` only, so runs that differ in their training seed are measured on the
+        same points.
+    modadd_p / modadd_fraction: modular addition (a + b mod p, inputs one-hot a and b), with this
+        fraction of the p² pairs (drawn with ``seed``) for training and the rest as test set.
     verify: check files against torchvision's md5 sums (tests of the readers turn it off).
     """
-    key = name.lower().replace("_", "-")
-    key = {"fashionmnist": "fashion-mnist", "cifar-10": "cifar10", "cifar-100": "cifar100"}.get(key, key)
+    key = canonical_name(name)
     if key not in DATASETS:
         raise ValueError(f"unknown dataset {name!r}; valid names: {', '.join(DATASETS)}")
     if not 0.0 <= shuffle_fraction <= 1.0:
         raise ValueError(f"shuffle_fraction must be in [0, 1], got {shuffle_fraction}")
+    num_classes = 100 if key == "cifar100" else 2 if key in SYNTHETIC else 10
     if key in SYNTHETIC:
         xtr, ytr, xte, yte = _circle() if key == "circle" else _oblique_tree()
         mean, std = (0.0,), (1.0,)
+    elif key == "modadd":
+        xtr, ytr, xte, yte = modular_addition(modadd_p, modadd_fraction, seed)
+        mean, std, num_classes = (0.0,), (1.0,), modadd_p
     elif key == "mnist1d":
         xtr, ytr, xte, yte = _mnist1d()
         mean, std = (float(xtr.mean()),), (float(xtr.std()),)
         xtr, xte = (xtr - mean[0]) / std[0], (xte - mean[0]) / std[0]
         xtr, xte = torch.from_numpy(xtr.astype(np.float32)), torch.from_numpy(xte.astype(np.float32))
     else:
-        raw_tr, ytr, raw_te, yte = _read_images(key, data_root(root), download, verify)
+        raw_tr, ytr, raw_te, yte = read_images(key, data_root(root), download, verify)
         mean, std = NORMALISATION[key]
         xtr, xte = _normalise(raw_tr, mean, std), _normalise(raw_te, mean, std)
     ytr, yte = torch.as_tensor(ytr, dtype=torch.int64), torch.as_tensor(yte, dtype=torch.int64)
-    num_classes = 100 if key == "cifar100" else 2 if key in SYNTHETIC else 10
 
     if train_size is not None:
         if train_size > len(ytr) or train_size < num_classes:
@@ -128,10 +127,25 @@ def load_dataset(name: str = "mnist1d", root=None, *, train_size: int | None = N
                       tuple(mean), tuple(std))
 
 
+def modular_addition(p: int = 97, fraction: float = 0.4, seed: int = 0):
+    """All p² pairs (a, b), input [one-hot a, one-hot b] (2p), label (a + b) mod p; a random
+    ``fraction`` of the pairs (seeded) is the training set, the rest the test set."""
+    a, b = torch.meshgrid(torch.arange(p), torch.arange(p), indexing="ij")
+    a, b = a.flatten(), b.flatten()
+    x = torch.cat([torch.nn.functional.one_hot(a, p), torch.nn.functional.one_hot(b, p)], 1).float()
+    y = (a + b) % p
+    perm = torch.randperm(p * p, generator=torch.Generator().manual_seed(seed + 777))
+    n_tr = int(round(fraction * p * p))
+    tr, te = perm[:n_tr].sort().values, perm[n_tr:].sort().values
+    return x[tr], y[tr], x[te], y[te]
+
+
 def class_balanced_indices(labels, size: int, num_classes: int, seed: int = 0) -> torch.Tensor:
     """Sorted indices of ``size`` examples, ``size // C`` per class (the remainder goes to the
     first classes), drawn without replacement with a fixed seed."""
     labels = torch.as_tensor(labels)
+    if size >= len(labels):
+        return torch.arange(len(labels))
     g = torch.Generator().manual_seed(seed)
     per, extra = divmod(size, num_classes)
     chosen = []
@@ -187,7 +201,7 @@ def _mnist1d():
     finally:
         np.random.set_state(state)
     arrays = dict(x=d["x"], y=d["y"], x_test=d["x_test"], y_test=d["y_test"])
-    _atomic_write(path, lambda f: np.savez(f, **arrays))
+    atomic_write(path, lambda f: np.savez(f, **arrays))
     return arrays["x"], arrays["y"], arrays["x_test"], arrays["y_test"]
 
 
@@ -225,171 +239,3 @@ def _oblique_tree(n=40_000, d=20, depth=4, seed=11):
     return torch.from_numpy(x[:tr]), y[:tr], torch.from_numpy(x[te:]), y[te:]
 
 
-# ----------------------------------------------------------------------------- images
-_TV = {"mnist": "MNIST", "fashion-mnist": "FashionMNIST", "cifar10": "CIFAR10", "cifar100": "CIFAR100"}
-
-
-def _read_images(key, root, download, verify):
-    if key in ("mnist", "fashion-mnist"):
-        return _read_mnist_like(key, root, download, verify)
-    return _read_cifar(key, root, download, verify)
-
-
-def _tv_class(key):
-    from torchvision import datasets
-
-    return getattr(datasets, _TV[key])
-
-
-def _md5(path: Path) -> str:
-    h = hashlib.md5()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def _atomic_write(path: Path, write):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix="." + path.name, suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def _idx_ok(path: Path) -> bool:
-    """An uncompressed IDX file is complete: its size matches the dimensions in its header."""
-    try:
-        with open(path, "rb") as f:
-            head = f.read(4)
-            ndim = head[3]
-            dims = np.frombuffer(f.read(4 * ndim), dtype=">u4")
-        return len(dims) == ndim and os.path.getsize(path) == 4 + 4 * ndim + int(np.prod(dims))
-    except (OSError, IndexError):
-        return False
-
-
-def _missing_message(key, where, urls):
-    return (f"{key} not found. Looked in {where}. Put torchvision's files there (or point "
-            f"{ROOT_ENV} / the root= argument at a folder holding them), or allow network access "
-            f"so torchvision can download them from: {', '.join(urls)}")
-
-
-def _read_mnist_like(key, root, download, verify):
-    cls = _tv_class(key)
-    files = [Path(url).stem for url, _ in cls.resources]  # names without .gz
-    cache_root = cache_dir() / "torchvision"
-    candidates = []
-    if root is not None:
-        candidates.append(root)
-    candidates.append(cache_root)
-    for base in candidates:  # uncompressed files already there (a torchvision download, say)
-        raw = base / cls.__name__ / "raw"
-        if all((raw / f).exists() for f in files):
-            bad = [str(raw / f) for f in files if not _idx_ok(raw / f)]
-            if bad and base == cache_root:  # our own cache: rebuild rather than fail
-                for b in bad:
-                    os.unlink(b)
-                break
-            if bad:
-                raise DataError(f"truncated or corrupted {key} file(s): {', '.join(bad)}. "
-                                "Replace them with torchvision's originals.")
-            return _tv_load(cls, base)
-    if root is not None and all((root / cls.__name__ / "raw" / (f + ".gz")).exists() for f in files):
-        raw = root / cls.__name__ / "raw"
-        out = cache_root / cls.__name__ / "raw"
-        for (url, md5), f in zip(cls.resources, files):
-            src = raw / (f + ".gz")
-            if verify and _md5(src) != md5:
-                raise DataError(f"{src} has the wrong md5 checksum (expected {md5}): the file is "
-                                "corrupted or truncated. Replace it with torchvision's original.")
-            if not (out / f).exists() or not _idx_ok(out / f):
-                try:
-                    _atomic_write(out / f, lambda fh: _gunzip(src, fh))
-                except (OSError, EOFError, gzip.BadGzipFile) as e:
-                    raise DataError(f"{src} cannot be decompressed ({e}): it is corrupted or "
-                                    "truncated. Replace it with torchvision's original.") from e
-        return _tv_load(cls, cache_root)
-    urls = [m + r for m in cls.mirrors[:1] for r, _ in cls.resources]
-    where = (f"{root / cls.__name__ / 'raw'} and the cache {cache_root / cls.__name__ / 'raw'}"
-             if root is not None else f"the cache {cache_root / cls.__name__ / 'raw'} "
-             f"({ROOT_ENV} is not set)")
-    if download:
-        try:
-            cls(str(cache_root), train=True, download=True)
-            return _tv_load(cls, cache_root)
-        except Exception as e:  # no network, most often
-            raise DataError(_missing_message(key, where, urls) + f" (download failed: {e})") from e
-    raise DataError(_missing_message(key, where, urls))
-
-
-def _gunzip(src, fh):
-    with gzip.open(src, "rb") as g:
-        shutil.copyfileobj(g, fh)
-
-
-def _tv_load(cls, base: Path):
-    tr = cls(str(base), train=True, download=False)
-    te = cls(str(base), train=False, download=False)
-    return tr.data, tr.targets, te.data, te.targets
-
-
-def _read_cifar(key, root, download, verify):
-    cls = _tv_class(key)
-    cache_root = cache_dir() / "torchvision"
-    for base in ([root] if root is not None else []) + [cache_root]:
-        folder = base / cls.base_folder
-        if folder.is_dir():
-            return _cifar_from_folder(key, cls, folder, verify)
-        archive = base / cls.filename
-        if archive.exists():
-            if verify and _md5(archive) != cls.tgz_md5:
-                raise DataError(f"{archive} has the wrong md5 checksum (expected {cls.tgz_md5}); "
-                                "replace it with the original archive.")
-            with tarfile.open(archive) as t:
-                t.extractall(cache_root, filter="data")
-            return _cifar_from_folder(key, cls, cache_root / cls.base_folder, verify)
-    where = (f"{root} and the cache {cache_root}" if root is not None
-             else f"the cache {cache_root} ({ROOT_ENV} is not set)")
-    msg = (f"{key} not found. Looked for {cls.base_folder}/ or {cls.filename} in {where}. Put "
-           f"them there (or point {ROOT_ENV} at a folder holding them), or allow network access so "
-           f"torchvision can download {cls.url}")
-    if download:
-        try:
-            cls(str(cache_root), train=True, download=True)
-        except Exception as e:
-            raise DataError(msg + f" (download failed: {e})") from e
-        return _cifar_from_folder(key, cls, cache_root / cls.base_folder, verify)
-    raise DataError(msg)
-
-
-def _cifar_from_folder(key, cls, folder: Path, verify):
-    label_key = "labels" if key == "cifar10" else "fine_labels"
-
-    def read(entries):
-        xs, ys = [], []
-        for fname, md5 in entries:
-            path = folder / fname
-            if not path.exists():
-                raise DataError(f"{path} is missing; the {key} folder {folder} is incomplete.")
-            if verify and _md5(path) != md5:
-                raise DataError(f"{path} has the wrong md5 checksum (expected {md5}): corrupted or "
-                                "truncated. Replace it with the original.")
-            try:
-                with open(path, "rb") as f:
-                    d = pickle.load(f, encoding="latin1")
-                xs.append(np.asarray(d["data"], dtype=np.uint8).reshape(-1, 3, 32, 32))
-                ys.extend(d[label_key])
-            except Exception as e:
-                raise DataError(f"{path} cannot be read as a CIFAR batch ({e}): corrupted or "
-                                "truncated. Replace it with the original.") from e
-        return torch.from_numpy(np.concatenate(xs)), torch.tensor(ys)
-
-    xtr, ytr = read(cls.train_list)
-    xte, yte = read(cls.test_list)
-    return xtr, ytr, xte, yte

@@ -1,5 +1,5 @@
 """The Deep Linearly Gated Network (DLGN) of *Half-Space Feature Learning in Neural Networks*
-(arXiv 2404.04312), as specified in shared/spec/dlgn.md.
+(arXiv 2404.04312); definitions in docs/measures.md (DLGN section).
 
 Gating network (deep linear, no biases): η^ℓ = W^ℓ η^{ℓ−1} = V^ℓ x with V^ℓ = W^ℓ⋯W^1; in the SF
 variant each V^ℓ is a free d×m matrix. Gates: soft σ(β η^ℓ) in training, hard 1[η^ℓ ≥ 0] for
@@ -13,6 +13,8 @@ import math
 
 import torch
 from torch import nn
+
+from .cka import cka_kernels
 
 
 class DLGNFeatures(nn.Module):
@@ -121,8 +123,15 @@ def stable_rank(V: torch.Tensor) -> float:
 
 def centred_alignment(K: torch.Tensor, y: torch.Tensor) -> float:
     """Kernel–target alignment, centred: CKA between K and yyᵀ (y = ±1)."""
-    n = K.shape[0]
-    H = torch.eye(n, dtype=torch.float64) - 1.0 / n
     s = (2.0 * y.double() - 1.0)[:, None]
-    Kc, Lc = H @ K.double() @ H, H @ (s @ s.T) @ H
-    return float((Kc * Lc).sum() / (torch.linalg.matrix_norm(Kc) * torch.linalg.matrix_norm(Lc)))
+    return cka_kernels(K.double(), s @ s.T)
+
+
+def transplant_gates(model: nn.Module, state: dict) -> None:
+    """Copy the gating network of a stored run's weights ``state`` into ``model`` (the ablation
+    "frozen learned gates + fresh values")."""
+    prefix = "features.gates."
+    gates = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+    if not gates:
+        raise ValueError("the source run has no DLGN gating network (no 'features.gates.*' weights)")
+    model.features.gates.load_state_dict(gates)

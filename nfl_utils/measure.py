@@ -1,4 +1,4 @@
-"""What a checkpoint records: losses, accuracies, spectra (uncentred and centred, on the training
+"""What a checkpoint records (definitions: docs/measures.md): losses, accuracies, spectra (uncentred and centred, on the training
 measurement set and on test data), D_LR, S_init, parameter norms and neural-collapse metrics."""
 from __future__ import annotations
 
@@ -15,9 +15,14 @@ from .spectrum import SpectralAccumulator, linear_cka
 TOP_INPUTS = 8   # inputs stored per eigenfunction: those that excite it most
 
 
+def label_standardisation(num_classes: int) -> tuple[float, float]:
+    """Mean and standard deviation of the label value c under a uniform class distribution on 0..C−1."""
+    return (num_classes - 1) / 2, math.sqrt((num_classes ** 2 - 1) / 12)
+
+
 def regression_target(labels: torch.Tensor, num_classes: int, scale: float) -> torch.Tensor:
     """The digit value, standardised over a uniform class distribution, times ``scale``: (n, 1)."""
-    mean, std = (num_classes - 1) / 2, math.sqrt((num_classes ** 2 - 1) / 12)
+    mean, std = label_standardisation(num_classes)
     return (scale * (labels.double() - mean) / std)[:, None]
 
 
@@ -36,7 +41,7 @@ def loss_fn(out, labels, cfg, num_classes):
 
 def correct(out, labels, cfg, num_classes):
     if cfg.task == "regress":
-        mean, std = (num_classes - 1) / 2, math.sqrt((num_classes ** 2 - 1) / 12)
+        mean, std = label_standardisation(num_classes)
         pred = torch.round(out[:, 0].float() / cfg.target_scale * std + mean).clamp(0, num_classes - 1)
         return (pred.long() == labels).sum()
     return (out.argmax(1) == labels).sum()
@@ -109,13 +114,17 @@ def measure(model, data, cfg, phi0, theta0, phi0_norm: float | None = None) -> t
     C = data.num_classes
     regress = cfg.task == "regress"
     row, arrays = {}, {}
-    row["train_loss"], row["train_acc"] = evaluate(model, data.x_train, data.y_train, cfg, C)
     row["test_loss"], row["test_acc"] = evaluate(model, data.x_test, data.y_test, cfg, C)
     kC = 2 if regress else C    # the collapsed state has C modes, or {1, f̂} for a scalar target
 
     idx = data.measure_idx
     phi, out = forward_all(model, data.x_train[idx], amp=cfg.amp, channels_last=cfg.channels_last)
     y = data.y_train[idx].to(phi.device)
+    # train loss and accuracy on the training measurement set (the labels trained on), from the
+    # forward pass the spectrum needs anyway (docs/measures.md: a class-balanced subset, exact when
+    # measure_size covers the training set)
+    row["train_loss"] = float(loss_fn(out, y, cfg, C))
+    row["train_acc"] = float(correct(out, y, cfg, C)) / len(y)
     fstar = targets_for(y, cfg, C)
     specs, acc = _spectral(phi, fstar, out, kC, "train", row, arrays)
 

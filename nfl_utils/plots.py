@@ -48,6 +48,14 @@ def save(fig, stem: str, caption: str, numbers: dict | None = None, profile: str
     return out / f"{stem}.png"
 
 
+def slug(name: str) -> str:
+    """A file-name stem from a run label: 'MLP, MSE' → 'mlp_mse'."""
+    out = "".join(ch if ch.isalnum() else "_" for ch in name.lower())
+    while "__" in out:
+        out = out.replace("__", "_")
+    return out.strip("_")
+
+
 def png_bytes(fig, dpi: int = 100) -> bytes:
     """The figure as PNG bytes (for ipywidgets.Image or IPython.display.Image)."""
     import io
@@ -101,58 +109,66 @@ def _epochs_legend(ax, epochs, cols, every=None):
     ax.legend(handles=handles, fontsize="small", loc="best")
 
 
-def spectrum_panel(ax, run, split="train", c="u", C=None):
-    """ρ_k/ρ_1 against k, one line per checkpoint (log-log), a dashed line at k = C."""
-    ev = run.arrays[f"{split}_{c}_eigenvalues"]
-    epochs = run.arrays["epochs"]
+def _per_checkpoint(ax, run, curve, plot, highlight=None):
+    """One line per checkpoint (darker = later); with ``highlight`` that checkpoint bold, the rest faint."""
+    epochs = run.epochs
     cols = checkpoint_colors(len(epochs))
+    hi = None if highlight is None else range(len(epochs))[highlight]
     for i in range(len(epochs)):
-        r = ev[i][np.isfinite(ev[i])]
-        ax.loglog(np.arange(1, len(r) + 1), r / r[0], color=cols[i], lw=1.2)
+        y = curve(i)
+        style = {} if hi is None else ({"lw": 2.4} if i == hi else {"lw": 0.6, "alpha": 0.35})
+        getattr(ax, plot)(np.arange(1, len(y) + 1), y, **{"color": cols[i], "lw": 1.2, **style})
+    if hi is None:
+        _epochs_legend(ax, epochs, cols)
+
+
+def spectrum_panel(ax, run, split="train", centred=False, C=None, highlight=None):
+    """ρ_k/ρ_1 against k, one line per checkpoint (log-log), a dashed line at k = C."""
+    def curve(i):
+        r = run.eigenvalues(i, split, centred)
+        return r / r[0]
+    _per_checkpoint(ax, run, curve, "loglog", highlight)
     if C:
         ax.axvline(C, color="0.3", ls="--", lw=1)
     ax.set_xlabel("k")
-    ax.set_ylabel(r"$\rho_k/\rho_1$")
-    _epochs_legend(ax, epochs, cols)
+    ax.set_ylabel(r"$\rho_k/\rho_1$" + (" (centred)" if centred else ""))
 
 
-def cumulative_panel(ax, run, which="quality", split="train", c="u", C=None, kmax=None):
+def cumulative_panel(ax, run, which="quality", split="train", centred=False, C=None, highlight=None):
     """Π*(k) (quality) or Π(k) (utility) against k, one line per checkpoint."""
-    cum = run.arrays[f"{split}_{c}_cum_{which}"]
-    epochs = run.arrays["epochs"]
-    cols = checkpoint_colors(len(epochs))
-    for i in range(len(epochs)):
-        y = cum[i][np.isfinite(cum[i])]
-        k = np.arange(1, len(y) + 1)
-        ax.semilogx(k, y, color=cols[i], lw=1.2)
+    get = run.cum_quality if which == "quality" else run.cum_utility
+    _per_checkpoint(ax, run, lambda i: get(i, split, centred), "semilogx", highlight)
     if C:
         ax.axvline(C, color="0.3", ls="--", lw=1)
     ax.set_ylim(0, 1.02)
     ax.set_xlabel("k")
     ax.set_ylabel(r"$\Pi^*(k)$ (quality)" if which == "quality" else r"$\Pi(k)$ (utility)")
-    _epochs_legend(ax, epochs, cols)
 
 
-def metric_panel(ax, runs: dict, metric: str, ylabel=None, logy=False, styles=None):
-    """A metric against epoch for several named runs (one colour each; head-only dashed)."""
+def metric_panel(ax, runs: dict, metric: str, ylabel=None, logy=False, styles=None, x="epoch", mark=None):
+    """A metric against epoch (or step) for several named runs, one colour each; runs whose Φ is
+    frozen (head-only) dashed. ``mark``: an x value to mark with a vertical line. On a log x axis
+    the initial point (x = 0) cannot be drawn and is left out (the caption says so)."""
     cols = colors(max(1, len(runs)))
     for i, (name, run) in enumerate(runs.items()):
-        ls = "--" if "head-only" in name else "-"
+        ls = "--" if run.cfg.head_only else "-"
         col = (styles or {}).get(name, cols[i])
         y = run.metrics[metric].replace([np.inf], np.nan)
-        ax.plot(run.metrics["epoch"], y, ls, color=col, marker="o", ms=2.5, lw=1.3, label=name)
-    ax.set_xlabel("epoch")
+        ax.plot(run.metrics[x], y, ls, color=col, marker="o", ms=2.5, lw=1.3, label=name)
+    if mark is not None:
+        ax.axvline(mark, color="0.3", ls="--", lw=1)
+    ax.set_xlabel(x)
     ax.set_ylabel(ylabel or metric)
     if logy:
         ax.set_yscale("log")
 
 
-def class_means_panel(ax, run, checkpoint: int, c="u", K=None, title=None):
+def class_means_panel(ax, run, checkpoint: int, centred=False, K=None, title=None):
     """Heatmap of E[e_k | class] for the top K eigenfunctions at one checkpoint."""
-    M = run.arrays[f"ef_class_means_{c}"][checkpoint]
-    K = K or M.shape[0]
+    M = run.class_means(checkpoint, centred)
+    K = min(K or M.shape[0], M.shape[0])
     M = M[:K]
-    lim = np.nanmax(np.abs(M))
+    lim = np.abs(M).max()
     sns.heatmap(M, ax=ax, cmap="vlag", vmin=-lim, vmax=lim, cbar_kws={"label": r"$E[e_k \mid y=c]$"},
                 xticklabels=range(M.shape[1]), yticklabels=range(1, K + 1))
     ax.tick_params(axis="y", labelrotation=0, labelsize="x-small")
@@ -160,6 +176,13 @@ def class_means_panel(ax, run, checkpoint: int, c="u", K=None, title=None):
     ax.set_ylabel("eigenfunction k")
     if title:
         ax.set_title(title)
+
+
+def output_corr_panel(ax, run, checkpoint: int, centred=True, K=None, title=None):
+    """|corr(e_k, f̂)| of the top K eigenfunctions (regression runs)."""
+    corr = np.abs(run.output_corr(checkpoint, centred))[:K]
+    ax.bar(np.arange(1, len(corr) + 1), corr)
+    ax.set(xlabel="k", ylabel="|corr(e_k, f̂)|", title=title or "eigenfunctions vs output (regression)")
 
 
 def inputs_panel(ax, xs, title=None, mean=None, std=None):

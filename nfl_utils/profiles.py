@@ -1,189 +1,188 @@
-"""Which runs the notebooks read, per profile.
+"""Which runs the notebooks read, per profile: one flat table (label → Config) per profile.
 
-``quick`` (default): the embedded mnist1d on a CPU in minutes. ``paper``: MNIST, FashionMNIST,
-CIFAR-10/100 with the paper's architectures (a GPU when present; CIFAR downloaded by torchvision
-or read from ``NFL_DATA_ROOT``). ``smoke``: tiny versions of ``quick`` for the tests.
+Labels are ``"group: name"``; a name ending in ``[seed k]`` is one of several seeds of the same
+setting. ``quick`` (default) trains the paper's headline contrasts on MNIST and FashionMNIST
+(class-balanced subsets) on a CPU in minutes. ``offline`` is the same table on mnist1d, generated
+on the machine (no download). ``smoke`` is ``quick`` passed through :func:`shrink`, for the tests.
+``paper`` is the GPU table. Every profile trains the same runs on every machine: a missing dataset
+is an error that names the data folder and the offline profile, never a silent switch.
 """
 from __future__ import annotations
 
-import numpy as np
+import re
 
 from .config import Config
 
-PROFILES = ("quick", "paper", "smoke")
+PROFILES = ("quick", "offline", "smoke", "paper")
+SEEDS = (0, 1, 2)
 
 
-def _checkpoints(epochs: int) -> tuple:
-    """Dense early (features move fast at the start), then about 6 evenly spaced."""
-    early = {0, 1, 2, 3, 5}
-    step = max(1, epochs // 6)
-    return tuple(sorted(e for e in early | set(range(0, epochs + 1, step)) | {epochs} if e <= epochs))
+def seeds(name: str, cfg: Config, n: int = len(SEEDS)) -> dict[str, Config]:
+    return {f"{name} [seed {s}]": cfg.replace(seed=s) for s in SEEDS[:n]}
 
 
-def _base(profile: str) -> dict:
+def with_head_only(name: str, cfg: Config) -> dict[str, Config]:
+    """A run and its coefficient-learning control (same net and schedule, Φ frozen at initialisation)."""
+    return {name: cfg, f"{name}, head-only": cfg.replace(head_only=True)}
+
+
+# ----------------------------------------------------------------------------- quick
+SGD = dict(optimizer="sgd", momentum=0.9, weight_decay=5e-4, batch_size=128)
+# The headline net: MLP 784-512-512-512 on 10,000 MNIST images, SGD + weight decay, 20 epochs.
+MLP = Config(dataset="mnist", model="mlp", width=512, depth=3, train_size=10_000, epochs=20, lr=0.1, loss="mse",
+             measure_size=2000, test_measure_size=2000, checkpoints=(0, 1, 2, 5, 10, 20), **SGD)
+CNN = Config(dataset="fashion-mnist", model="cnn", width=256, channels=16, train_size=10_000, epochs=20, lr=0.05,
+             loss="mse", measure_size=2000, test_measure_size=2000, checkpoints=(0, 1, 2, 5, 10, 20), **SGD)
+# The small net of the seeded richness contrasts: MLP 784-256-256 on 5,000 images, measured at 0, 5, 20.
+SMALL = MLP.replace(width=256, depth=2, train_size=5000, measure_size=1000, checkpoints=(0, 5, 20))
+SMALL_CNN = CNN.replace(channels=8, width=128, train_size=5000, epochs=10, measure_size=1000, checkpoints=(0, 10))
+# Shuffled labels: 1,000 images memorised with Adam (train accuracy must reach 95% for the claim).
+MEMO = SMALL.replace(train_size=1000, optimizer="adam", lr=1e-3, weight_decay=0.0, batch_size=100, epochs=150,
+                     loss="ce", checkpoints=(0, 10, 50, 150))
+# Grokking: modular addition mod 97, 40% of the pairs, MLP 194-512-97, AdamW wd 1, full batch.
+GROK = Config(dataset="modadd", model="mlp", width=512, depth=1, optimizer="adamw", lr=1e-3, weight_decay=1.0,
+              batch_size=4096, epochs=5000, loss="ce", measure_size=4096, test_measure_size=6000,
+              checkpoints=(0, 50, 100, 200, 300, 500, 750, 1000, 1500, 2000, 2500, 3000, 3500, 4000, 4500, 5000))
+DLGN_IMG = Config(dataset="fashion-mnist", model="dlgn", width=128, depth=3, lr=1e-3, optimizer="adam", momentum=0.0,
+                  batch_size=128, epochs=12, train_size=10_000, measure_size=1000, test_measure_size=1000,
+                  checkpoints=(0, 1, 2, 3, 6, 12))
+CIRCLE = Config(dataset="circle", model="dlgn", width=8, depth=3, lr=0.01, optimizer="adam", momentum=0.0,
+                batch_size=100, epochs=400, measure_size=600, test_measure_size=600, save_models=True,
+                checkpoints=(0, 1, 2, 3, 4, 6, 9, 14, 22, 34, 52, 80, 123, 189, 290, 400))
+TREE = Config(dataset="oblique-tree", model="dlgn", width=64, depth=4, lr=2e-3, optimizer="adam", momentum=0.0,
+              batch_size=2000, epochs=120, measure_size=1000, test_measure_size=2000,
+              checkpoints=(0, 1, 2, 4, 7, 12, 20, 33, 55, 90, 120))
+
+QUICK: dict[str, Config] = {
+    **{f"main: {k}": v for k, v in {**with_head_only("MLP, MSE", MLP),
+                                    **with_head_only("MLP, CE", MLP.replace(loss="ce", lr=0.05)),
+                                    **with_head_only("CNN, MSE", CNN)}.items()},
+    **{f"regression: {k}": v for k, v in with_head_only("MLP", MLP.replace(task="regress")).items()},
+    **{f"lr: {k}": v for lr in (0.01, 0.05, 0.2) for k, v in seeds(f"lr={lr:g}", SMALL.replace(lr=lr)).items()},
+    **{f"rich vs lazy: {k}": v for name, c in with_head_only("full", SMALL).items() for k, v in seeds(name, c).items()},
+    **{f"shuffled labels: {k}": v for name, c in (("clean", MEMO), ("shuffled", MEMO.replace(shuffle_fraction=1.0)))
+       for k, v in seeds(name, c).items()},
+    **{f"batch norm: {k}": v for name, c in (("no BN", SMALL_CNN), ("BN", SMALL_CNN.replace(batch_norm=True)))
+       for k, v in seeds(name, c).items()},
+    **{f"weight decay: {k}": v for wd in (0.0, 5e-4, 5e-3) for k, v in seeds(f"wd={wd:g}", SMALL.replace(weight_decay=wd)).items()},
+    # α·one-hot targets with the learning rate scaled by 1/α, so the function moves at the same speed
+    **{f"target scale: {k}": v for a in (1.0, 0.3, 0.1)
+       for k, v in seeds(f"α={a:g}", SMALL.replace(target_scale=a, lr=0.1 / a, momentum=0.0)).items()},
+    **{f"train size: {k}": v for n in (1000, 2000, 5000, 10000)
+       for k, v in seeds(f"n={n}", SMALL.replace(train_size=n, epochs=max(20, 20 * 5000 // n) if n < 5000 else 20,
+                                                 checkpoints=(0, max(20, 20 * 5000 // n) if n < 5000 else 20))).items()},
+    "grokking: modadd": GROK,
+    "dlgn circle: DLGN": CIRCLE,
+    "dlgn image: deep linear": DLGN_IMG.replace(model="mlp", activation="linear"),
+    "dlgn image: DLGN": DLGN_IMG,
+    "dlgn image: ReLU MLP": DLGN_IMG.replace(model="mlp", activation="relu"),
+    "dlgn image: DLGN, frozen random gates": DLGN_IMG.replace(freeze_gates=True),
+    "dlgn image: DLGN, frozen learned gates": DLGN_IMG.replace(freeze_gates=True, init_gates_from=DLGN_IMG.hash, seed=1),
+    "dlgn tree: DLGN": TREE,
+    "dlgn tree: DLGN-SF": TREE.replace(model="dlgn_sf"),
+    "dlgn tree: ReLU MLP": TREE.replace(model="mlp"),
+}
+
+
+# ----------------------------------------------------------------------------- the other profiles
+IMAGE_SETS = ("mnist", "fashion-mnist")
+
+
+def _to_mnist1d(c: Config) -> Config:
+    if c.dataset not in IMAGE_SETS:
+        return c
+    return c.replace(dataset="mnist1d", train_size=None if (c.train_size or 8000) >= 8000 else c.train_size)
+
+
+def offline(table: dict[str, Config]) -> dict[str, Config]:
+    """The same table on mnist1d (generated on the machine): image datasets swapped, sizes capped
+    at mnist1d's 8,000 training signals."""
+    return _relink(table, {k: _to_mnist1d(v) for k, v in table.items()})
+
+
+def shrink(table: dict[str, Config]) -> dict[str, Config]:
+    """The smoke profile: the same labels and kinds of run, tiny (mnist1d, a few epochs, small nets)."""
+    def small(c: Config) -> Config:
+        c = _to_mnist1d(c)
+        ep = min(c.epochs, 3)
+        kw = dict(epochs=ep, checkpoints=tuple(sorted({0, 1, ep})), measure_size=min(c.measure_size, 300),
+                  test_measure_size=min(c.test_measure_size, 300), width=min(c.width, 48), channels=min(c.channels, 8))
+        if c.dataset == "mnist1d":
+            kw["train_size"] = min(c.train_size or 1000, 1000)
+        if c.dataset == "modadd":
+            kw.update(modadd_p=23, measure_size=4096, test_measure_size=4096)
+        return c.replace(**kw)
+    return _relink(table, {k: small(v) for k, v in table.items()})
+
+
+def _relink(before: dict, after: dict) -> dict:
+    """Keep init_gates_from pointing at the (changed) run it named."""
+    new_hash = {before[k].hash: after[k].hash for k in before}
+    return {k: (v.replace(init_gates_from=new_hash[v.init_gates_from]) if v.init_gates_from else v)
+            for k, v in after.items()}
+
+
+PAPER: dict[str, Config] = {
+    **{f"main: {k}": v for k, v in {
+        **with_head_only("MLP, MSE", MLP.replace(train_size=None, epochs=40, checkpoints=(0, 1, 2, 5, 10, 20, 40))),
+        **with_head_only("MLP, CE", MLP.replace(train_size=None, loss="ce", lr=0.05, epochs=40,
+                                                checkpoints=(0, 1, 2, 5, 10, 20, 40))),
+        **with_head_only("CNN, MSE", CNN.replace(train_size=None, channels=32, epochs=40,
+                                                 checkpoints=(0, 1, 2, 5, 10, 20, 40))),
+        **with_head_only("CIFAR-10 ResNet18, CE", Config(dataset="cifar10", model="resnet18", lr=0.1, epochs=60,
+                                                         augment=True, schedule="cosine", loss="ce", amp=True,
+                                                         channels_last=True, measure_size=5000,
+                                                         test_measure_size=2000, **SGD)),
+        **with_head_only("CIFAR-10 MLP, CE", Config(dataset="cifar10", model="mlp", width=1024, depth=3, lr=0.02,
+                                                    epochs=60, schedule="cosine", measure_size=5000,
+                                                    test_measure_size=2000, **SGD))}.items()},
+}
+
+
+def table(profile: str) -> dict[str, Config]:
     if profile == "quick":
-        return dict(dataset="mnist1d", epochs=40, batch_size=128, lr=0.05, measure_size=2000,
-                    test_measure_size=1000, checkpoints=_checkpoints(40))
+        return QUICK
+    if profile == "offline":
+        return offline(QUICK)
     if profile == "smoke":
-        return dict(dataset="mnist1d", epochs=3, train_size=1000, batch_size=100, lr=0.05, measure_size=300,
-                    test_measure_size=300, width=48, channels=8, checkpoints=(0, 1, 3))
+        return shrink(QUICK)
     if profile == "paper":
-        return dict(measure_size=5000, test_measure_size=2000, device="auto", amp=True, channels_last=True)
+        return {**QUICK, **PAPER}
     raise ValueError(f"unknown profile {profile!r}; valid: {', '.join(PROFILES)}")
 
 
-def pairs(profile: str) -> dict[str, Config]:
-    """Architecture/dataset pairs trained fully (the head-only controls are ``head_only(cfg)``)."""
-    b = _base(profile)
-    if profile in ("quick", "smoke"):
-        return {"mnist1d / MLP": Config(**{"width": 256, **b}, model="mlp", depth=2),
-                "mnist1d / CNN": Config(**{"width": 256, "channels": 32, **b, "lr": 0.02}, model="cnn")}
-    sgd = dict(optimizer="sgd", momentum=0.9, weight_decay=5e-4, schedule="cosine", batch_size=128)
-    return {
-        "MNIST / MLP": Config(**b, dataset="mnist", model="mlp", width=512, depth=2, lr=0.05, epochs=20,
-                              checkpoints=_checkpoints(20), **{**sgd, "weight_decay": 0.0}),
-        "FashionMNIST / CNN": Config(**b, dataset="fashion-mnist", model="cnn", width=256, lr=0.02, epochs=20,
-                                     checkpoints=_checkpoints(20), **sgd),
-        "CIFAR-10 / MLP": Config(**b, dataset="cifar10", model="mlp", width=1024, depth=3, lr=0.02, epochs=30,
-                                 checkpoints=_checkpoints(30), **sgd),
-        "CIFAR-10 / VGG16-BN": Config(**b, dataset="cifar10", model="vgg16_bn", lr=0.05, epochs=30, augment=True,
-                                      checkpoints=_checkpoints(30), **sgd),
-        "CIFAR-10 / ResNet18": Config(**b, dataset="cifar10", model="resnet18", lr=0.1, epochs=30, augment=True,
-                                      checkpoints=_checkpoints(30), **sgd),
-        "CIFAR-100 / ResNet18": Config(**b, dataset="cifar100", model="resnet18", lr=0.1, epochs=30, augment=True,
-                                       checkpoints=_checkpoints(30), **sgd),
-    }
-
-
-def head_only(cfg: Config) -> Config:
-    """The coefficient-learning control: same net and schedule, Φ frozen at initialisation."""
-    return cfg.replace(head_only=True)
-
-
-def lr_sweep(profile: str) -> dict[str, Config]:
-    """A learning-rate sweep for the first pair."""
-    name, cfg = next(iter(pairs(profile).items()))
-    lrs = {"quick": (0.002, 0.01, 0.05, 0.2), "smoke": (0.01, 0.1), "paper": (0.005, 0.02, 0.05, 0.2)}[profile]
-    return {f"{name}, lr={lr:g}": cfg.replace(lr=lr) for lr in lrs}
-
-
-def regression(profile: str) -> dict[str, Config]:
-    """A scalar regression target (the digit value, MSE) for each pair at its classification learning
-    rate: full training and the head-only control."""
-    out = {}
-    for name, cfg in pairs(profile).items():
-        reg = cfg.replace(task="regress", loss="mse")
-        out[f"{name} regression, full"] = reg
-        out[f"{name} regression, head-only"] = head_only(reg)
+def group(profile: str, name: str) -> dict[str, Config]:
+    """The runs of one group: {name within the group: Config}."""
+    out = {k.split(": ", 1)[1]: v for k, v in table(profile).items() if k.split(": ", 1)[0] == name}
+    if not out:
+        groups = sorted({k.split(": ", 1)[0] for k in table(profile)})
+        raise ValueError(f"profile {profile!r} has no group {name!r}; groups: {', '.join(groups)}")
     return out
 
 
-def _log_checkpoints(epochs: int, n: int = 24) -> tuple:
-    pts = {0, epochs} | {int(round(v)) for v in np.geomspace(1, epochs, n)}
-    return tuple(sorted(pts))
+def load(profile: str, name: str) -> dict:
+    """The finished runs of one group, {name: Run}, read from the store without training. A run
+    that is not there yet is an error naming it and saying how to train it."""
+    from .store import is_complete, load_run, runs_dir
 
-
-def mnist_available() -> bool:
-    """Whether MNIST can be read from NFL_DATA_ROOT (the quick profile then uses it where the paper does)."""
-    from .data import data_root
-
-    root = data_root()
-    return bool(root and (root / "MNIST" / "raw").is_dir())
-
-
-def richness(profile: str) -> dict[str, dict[str, Config]]:
-    """The D_LR contrasts of the later paper versions (notebook 07), grouped by experiment."""
-    if profile == "paper":
-        b = _base(profile)
-        vgg = Config(**b, dataset="cifar10", model="vgg16", lr=0.02, epochs=30, augment=True, optimizer="sgd",
-                     weight_decay=5e-4, schedule="cosine", checkpoints=_checkpoints(30))
-        mlp = Config(**b, dataset="mnist", model="mlp", width=512, lr=0.05, epochs=20, checkpoints=_checkpoints(20))
-        grok = Config(**{**b, "measure_size": 1000, "amp": False}, dataset="mnist", model="mlp", width=200, depth=3, train_size=1000,
-                      loss="mse", init_scale=8.0, optimizer="adamw", lr=1e-3, weight_decay=0.01, batch_size=200,
-                      epochs=20000, checkpoints=_log_checkpoints(20000, 40))
-        sizes = (2500, 5000, 10000, 25000, 50000)
-        return {
-            "weight decay": {f"wd={wd:g}": mlp.replace(weight_decay=wd) for wd in (0.0, 5e-4, 5e-3, 2e-2)},
-            "target scale": {f"α={a:g}": mlp.replace(loss="mse", target_scale=a) for a in (1.0, 0.1, 0.01)},
-            "rich vs lazy": {"full": mlp, "head-only": head_only(mlp)},
-            "label shuffling": {"clean": vgg.replace(model="vgg16_bn", augment=False, epochs=60, checkpoints=_checkpoints(60)),
-                                "shuffled": vgg.replace(model="vgg16_bn", augment=False, epochs=60,
-                                                        checkpoints=_checkpoints(60), shuffle_fraction=1.0)},
-            "batch norm": {"no BN": vgg, "BN": vgg.replace(model="vgg16_bn")},
-            "train size": {f"{bn}, n={n}": vgg.replace(model=m, train_size=n) for n in sizes
-                           for bn, m in (("no BN", "vgg16"), ("BN", "vgg16_bn"))},
-            "grokking": {"grokking": grok},
-        }
-    b = _base(profile)
-    smoke = profile == "smoke"
-    ep = 3 if smoke else 30
-    mlp = Config(**{**b, "width": b.get("width", 256), "epochs": ep, "checkpoints": _checkpoints(ep)}, model="mlp")
-    cnn = Config(**{**b, "width": b.get("width", 256), "channels": b.get("channels", 32), "lr": 0.02, "epochs": 3 if smoke else 20,
-                    "checkpoints": _checkpoints(3 if smoke else 20)}, model="cnn")
-    shuffle = mlp.replace(train_size=1000 if not smoke else 500, optimizer="adam", lr=1e-3,
-                          epochs=3 if smoke else 300, checkpoints=_log_checkpoints(3 if smoke else 300, 16),
-                          measure_size=1000 if not smoke else 300)
-    mnist = "mnist" if mnist_available() else "mnist1d"
-    lazy = mlp.replace(dataset=mnist, epochs=3, checkpoints=(0, 1, 2, 3), train_size=None if not smoke else 1000)
-    grok_epochs = 6 if smoke else 3000
-    grok = mlp.replace(dataset=mnist, width=100 if not smoke else 48, depth=3, train_size=1000, loss="mse", init_scale=8.0,
-                       optimizer="adamw", lr=1e-3, weight_decay=0.1, batch_size=200, epochs=grok_epochs,
-                       checkpoints=_log_checkpoints(grok_epochs, 24), measure_size=1000 if not smoke else 300)
-    sizes = (500, 1000, 2000, 4000, 8000) if not smoke else (200, 400, 600, 1000)
-    return {
-        "weight decay": {f"wd={wd:g}": mlp.replace(weight_decay=wd) for wd in (0.0, 5e-4, 5e-3, 2e-2)},
-        "target scale": {f"α={a:g}": mlp.replace(loss="mse", target_scale=a) for a in (1.0, 0.1, 0.01)},
-        "rich vs lazy": {"full": lazy, "head-only": head_only(lazy)},
-        "label shuffling": {"clean": shuffle, "shuffled": shuffle.replace(shuffle_fraction=1.0)},
-        "batch norm": {"no BN": cnn, "BN": cnn.replace(batch_norm=True)},
-        "train size": {f"{bn}, n={n}": cnn.replace(batch_norm=flag, train_size=None if n == 8000 else n)
-                       for n in sizes for bn, flag in (("no BN", False), ("BN", True))},
-        "grokking": {"grokking": grok},
-    }
-
-
-def fashion_available() -> bool:
-    from .data import data_root
-
-    root = data_root()
-    return bool(root and (root / "FashionMNIST" / "raw").is_dir())
-
-
-def dlgn(profile: str) -> dict[str, dict[str, Config]]:
-    """DLGN runs (notebook 08): circle data, image accuracy with ablations, the oblique-tree benchmark."""
-    smoke, paper = profile == "smoke", profile == "paper"
-    adam = dict(optimizer="adam", momentum=0.0)
-    ep_c = 4 if smoke else 400
-    circle = Config(dataset="circle", model="dlgn", width=8 if not smoke else 4, depth=3, lr=0.01, batch_size=100,
-                    epochs=ep_c, checkpoints=_log_checkpoints(ep_c, 14), measure_size=600 if not smoke else 200,
-                    test_measure_size=600 if not smoke else 200, save_models=True, **adam)
-    img = "fashion-mnist" if (paper or fashion_available()) else "mnist1d"
-    ep_f = 3 if smoke else (30 if paper else 12)
-    base = Config(dataset=img, model="dlgn", width=128 if not smoke else 16, depth=3, lr=1e-3, batch_size=128,
-                  epochs=ep_f, checkpoints=_checkpoints(ep_f), train_size=None if paper else (10000 if img != "mnist1d" else None)
-                  if not smoke else 1000, measure_size=1000 if not smoke else 300, test_measure_size=1000 if not smoke else 300,
-                  **adam)
-    image = {"deep linear": base.replace(model="mlp", activation="linear"), "DLGN": base,
-             "ReLU MLP": base.replace(model="mlp", activation="relu"),
-             "DLGN, frozen random gates": base.replace(freeze_gates=True),
-             "DLGN, frozen learned gates": base.replace(freeze_gates=True, init_gates_from=base.hash, seed=1)}
-    ep_t = 3 if smoke else (1500 if paper else 120)
-    tree = Config(dataset="oblique-tree", model="dlgn", width=64 if not smoke else 8, depth=4, lr=2e-3, batch_size=2000,
-                  epochs=ep_t, checkpoints=_log_checkpoints(ep_t, 12), measure_size=1000 if not smoke else 200,
-                  test_measure_size=2000 if not smoke else 200, train_size=None if not smoke else 2000, **adam)
-    trees = {"DLGN": tree, "DLGN-SF": tree.replace(model="dlgn_sf"), "ReLU MLP": tree.replace(model="mlp")}
-    return {"circle": {"DLGN": circle}, "image": image, "oblique tree": trees}
-
-
-def all_runs(profile: str) -> dict[str, Config]:
     out = {}
-    for name, cfg in pairs(profile).items():
-        out[name] = cfg
-        out[name + ", head-only"] = head_only(cfg)
-    out.update(lr_sweep(profile))
-    out.update(regression(profile))
-    for group, runs in richness(profile).items():
-        out.update({f"{group}: {label}": cfg for label, cfg in runs.items()})
-    for group, runs in dlgn(profile).items():   # in order: the frozen-learned-gates run reads the DLGN run
-        out.update({f"DLGN {group}: {label}": cfg for label, cfg in runs.items()})
+    for label, cfg in group(profile, name).items():
+        path = runs_dir() / cfg.hash
+        if not is_complete(path):
+            raise FileNotFoundError(f"run '{name}: {label}' ({cfg.hash}) of profile {profile!r} is not in the store "
+                                    f"{runs_dir()}: train the profile first (notebook 01_train, or "
+                                    f"python -m nfl_utils.sweep --profile {profile})")
+        out[label] = load_run(path)
+    return out
+
+
+SEED_RE = re.compile(r"^(.*) \[seed (\d+)\]$")
+
+
+def by_setting(runs: dict) -> dict[str, list]:
+    """Group seeded runs: {'BN [seed 0]': r0, 'BN [seed 1]': r1} → {'BN': [r0, r1]} (order kept)."""
+    out: dict[str, list] = {}
+    for label, run in runs.items():
+        m = SEED_RE.match(label)
+        out.setdefault(m.group(1) if m else label, []).append(run)
     return out

@@ -1,4 +1,4 @@
-"""Diagonalising the forward feature map Φ (see shared/spec/measures.md).
+"""Diagonalising the forward feature map Φ (definitions: docs/measures.md).
 
 M = ΦᵀΦ / n (p×p, float64) is diagonalised: eigenvalues ρ_k (descending) and eigenvectors v_k;
 eigenfunctions e_k(x) = v_kᵀ Φ(x) / √ρ_k are orthonormal on the sample, ⟨u, v⟩ = (1/n) Σ u v.
@@ -11,65 +11,14 @@ tensor input.
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import torch
-from scipy.linalg.blas import dsyrk
 
-EIG_RTOL = 1e-10    # modes with ρ_k < EIG_RTOL·ρ_1 are dropped (measures.md)
-RANK_RTOL = 1e-6    # singular values of the centred outputs below RANK_RTOL·s_max are dropped [ours]:
-#                     the streaming form sees only FᵀF, whose eigenvalues are s², so 1e-6 on s is
-#                     1e-12 on s², well above float64 round-off.
-
-
-class FewSamplesWarning(UserWarning):
-    """n ≤ p: only n (nonzero) modes exist."""
-
-
-def one_hot(labels, num_classes: int, scale: float = 1.0):
-    """One-hot targets (n, C) times ``scale``, as float64 of the same kind as ``labels``."""
-    if isinstance(labels, torch.Tensor):
-        return torch.nn.functional.one_hot(labels.long(), num_classes).double() * scale
-    return np.eye(num_classes)[np.asarray(labels)] * scale
-
-
-# ----------------------------------------------------------------------------- conversion
-class _Kind:
-    """Remembers whether the caller used numpy or torch (and which device)."""
-
-    def __init__(self, x):
-        self.numpy = not isinstance(x, torch.Tensor)
-        self.device = torch.device("cpu") if self.numpy else x.device
-
-    def out(self, t):
-        if t is None:
-            return None
-        return t.detach().cpu().numpy() if self.numpy else t
-
-
-def _matrix(x, name: str, n: int | None = None, device=None, allow_1d: bool = False,
-            check_finite: bool = True):
-    t = torch.from_numpy(np.asarray(x)) if not isinstance(x, torch.Tensor) else x.detach()
-    if device is not None:
-        t = t.to(device)
-    if t.ndim == 1 and allow_1d:
-        t = t[:, None]
-    if t.ndim != 2:
-        hint = " (a single column is written x[:, None])" if t.ndim == 1 else ""
-        raise ValueError(f"{name} must be a 2-D array (n, columns); got shape {tuple(t.shape)}{hint}")
-    if t.shape[0] == 0 or t.shape[1] == 0:
-        raise ValueError(f"{name} is empty (shape {tuple(t.shape)}): need at least one row and column")
-    if n is not None and t.shape[0] != n:
-        raise ValueError(f"{name} has {t.shape[0]} rows but phi has {n}: pass the same samples")
-    if not t.is_floating_point():
-        t = t.double()
-    if check_finite and not bool(torch.isfinite(t.sum(0)).all()):
-        raise ValueError(f"{name} contains NaN or inf values; check the network (diverged "
-                         "training, a too-large learning rate) before measuring")
-    return t.to(torch.float64)
-
+from .cka import cka_kernels, linear_cka, low_rank_measure_explicit  # noqa: F401  (public API)
+from .linalg import (EIG_RTOL, RANK_RTOL, ArrayKind, FewSamplesWarning, as_matrix, drop_small,  # noqa: F401
+                     eig_desc, one_hot, one_hot_labels, syrk_, warn_few)
 
 # ----------------------------------------------------------------------------- accumulator
 class SpectralAccumulator:
@@ -90,9 +39,9 @@ class SpectralAccumulator:
 
     def update(self, phi, targets=None, outputs=None):
         if self.kind is None:
-            self.kind = _Kind(phi)
+            self.kind = ArrayKind(phi)
         dev = self.kind.device
-        phi = _matrix(phi, "phi", device=dev, check_finite=False)
+        phi = as_matrix(phi, "phi", device=dev, check_finite=False)
         n, p = phi.shape
         if self.S is not None and p != self.S.shape[0]:
             raise ValueError(f"phi has {p} columns in this batch but {self.S.shape[0]} before")
@@ -104,7 +53,7 @@ class SpectralAccumulator:
         if not bool(torch.isfinite(col).all()):
             raise ValueError("phi contains NaN or inf values; check the network (diverged training, "
                              "a too-large learning rate) before measuring")
-        Fs = {name: _matrix(F, name, n=n, device=dev, allow_1d=True) for name, F in given.items()}
+        Fs = {name: as_matrix(F, name, n=n, device=dev, allow_1d=True) for name, F in given.items()}
         if self.S is None:
             self.S = torch.zeros(p, p, dtype=torch.float64, device=dev)
             self.sphi = torch.zeros(p, dtype=torch.float64, device=dev)
@@ -117,11 +66,11 @@ class SpectralAccumulator:
             if F.shape[1] != self.stats[name][1].shape[0]:
                 raise ValueError(f"{name} has {F.shape[1]} columns in this batch but "
                                  f"{self.stats[name][1].shape[0]} before")
-        _syrk_(self.S, phi)     # upper triangle of ΦᵀΦ on the CPU (half the flops), full elsewhere
+        syrk_(self.S, phi)     # upper triangle of ΦᵀΦ on the CPU (half the flops), full elsewhere
         self.sphi += col
         dense = {}
         for name, F in Fs.items():
-            labels, scale = _one_hot_labels(F)
+            labels, scale = one_hot_labels(F)
             if labels is None:
                 dense[name] = F
                 continue            # (scaled) one-hot targets: ΦᵀF is α × class sums, FᵀF diagonal
@@ -164,9 +113,9 @@ class SpectralAccumulator:
         M = self.gram() / n
         if centre:
             M = M - torch.outer(mu, mu)
-        rho, V = _eig_desc(0.5 * (M + M.T))
+        rho, V = eig_desc(0.5 * (M + M.T))
         if n <= p:
-            _warn_few(n, p)
+            warn_few(n, p)
         cross, norms = {}, {}
         for name, (PF, sF, FF) in self.stats.items():
             fbar = sF / n
@@ -203,51 +152,6 @@ class SpectralAccumulator:
         return min(1.0, max(0.0, d))
 
 
-def _one_hot_labels(F):
-    """(labels, α) when every row of F is α times a one-hot vector, else (None, None). O(nC)."""
-    if F.shape[1] < 2:
-        return None, None
-    labels = F.argmax(1)
-    alpha = float(F[0, labels[0]])
-    if alpha <= 0:
-        return None, None
-    hot = torch.zeros_like(F).scatter_(1, labels[:, None], alpha)
-    if not torch.equal(hot, F):
-        return None, None
-    return labels, alpha
-
-
-def _syrk_(S, X):
-    """S += upper triangle of XᵀX. On the CPU through BLAS dsyrk, in place (half a GEMM's flops);
-    elsewhere a plain GEMM (the lower triangle is then filled too, and ignored)."""
-    if S.device.type == "cpu":
-        c = S.numpy().T                                  # Fortran-ordered view: upper(c) = lower(S)ᵀ
-        out = dsyrk(1.0, X.contiguous().numpy().T, beta=1.0, c=c, trans=0, lower=1, overwrite_c=1)
-        if not np.shares_memory(out, c):                 # BLAS made a copy: add it back
-            c[...] = out
-    else:
-        S.addmm_(X.T, X)
-
-
-def _eig_desc(M):
-    evals, evecs = torch.linalg.eigh(M)
-    return _drop_small(evals.flip(0), evecs.flip(1))
-
-
-def _drop_small(evals, evecs):
-    if evals.numel() == 0 or evals[0] <= 0:
-        raise ValueError("phi is identically zero (after centring, if asked): it has no modes. "
-                         "Check for dead units or a constant feature map.")
-    keep = evals > EIG_RTOL * evals[0]
-    return evals[keep], evecs[:, keep]
-
-
-def _warn_few(n, p):
-    warnings.warn(f"n = {n} samples ≤ p = {p} features: only n modes exist (the n×n route is "
-                  "exact for them). Measure on more samples than features to see the whole "
-                  "spectrum.", FewSamplesWarning, stacklevel=3)
-
-
 # ----------------------------------------------------------------------------- the result
 @dataclass
 class Spectrum:
@@ -261,7 +165,7 @@ class Spectrum:
     n: int
     p: int
     centred: bool
-    _kind: _Kind
+    _kind: ArrayKind
 
     @classmethod
     def _build(cls, rho, V, mean, cross, norms, n, p, centre, kind):
@@ -288,7 +192,7 @@ class Spectrum:
     def eigenfunctions(self, phi_new, k: int | None = None):
         """Values e_k(x) on new inputs (Nyström): (Φ(x) − mean) v_k / √ρ_k, shape (m, r), or only
         the top ``k`` eigenfunctions, shape (m, k)."""
-        X = _matrix(phi_new, "phi_new", device=self._V.device)
+        X = as_matrix(phi_new, "phi_new", device=self._V.device)
         if X.shape[1] != self.p:
             raise ValueError(f"phi_new has {X.shape[1]} columns; this spectrum has p = {self.p}")
         if self._mean is not None:
@@ -368,21 +272,21 @@ def diagonalize(phi, targets=None, outputs=None, centre: bool = False) -> Spectr
     shape = tuple(phi.shape) if hasattr(phi, "shape") else np.shape(phi)
     if len(shape) == 2 and shape[0] > shape[1]:     # n > p: the p×p route (validates phi itself)
         return SpectralAccumulator().update(phi, targets, outputs).diagonalize(centre)
-    kind = _Kind(phi)
-    X = _matrix(phi, "phi", device=kind.device)
+    kind = ArrayKind(phi)
+    X = as_matrix(phi, "phi", device=kind.device)
     n, p = X.shape
     mu = X.mean(0)
     if centre:
         X = X - mu
     # SVD of Φ itself: the n×n route without squaring Φ's condition number
     _, sv, Vh = torch.linalg.svd(X, full_matrices=False)
-    lam, V = _drop_small(sv * sv / n, Vh.T)
-    _warn_few(n, p)
+    lam, V = drop_small(sv * sv / n, Vh.T)
+    warn_few(n, p)
     cross, norms = {}, {}
     for name, F in (("targets", targets), ("outputs", outputs)):
         if F is None:
             continue
-        F = _matrix(F, name, n=n, device=kind.device, allow_1d=True)
+        F = as_matrix(F, name, n=n, device=kind.device, allow_1d=True)
         if centre:
             F = F - F.mean(0)
         cross[name], norms[name] = X.T @ F / n, (F * F).sum() / n
@@ -402,36 +306,3 @@ def low_rank_measure(phi, outputs) -> float:
     return SpectralAccumulator().update(phi, outputs=outputs).low_rank_measure()
 
 
-def low_rank_measure_explicit(phi, outputs, a1: float = 1.0, a2: float = 1.0) -> float:
-    """D_LR from the n×n kernels, for tests: T_MP = a1·11ᵀ/n + a2·P_Ĥ with Ĥ the span of the
-    centred outputs, and linear CKA with the centring H = I − 11ᵀ/n. O(n²) memory."""
-    X = _matrix(phi, "phi")
-    F = _matrix(outputs, "outputs", n=X.shape[0], allow_1d=True)
-    n = X.shape[0]
-    H = torch.eye(n, dtype=torch.float64) - 1.0 / n
-    U, s, _ = torch.linalg.svd(H @ F, full_matrices=False)
-    Q = U[:, s > RANK_RTOL * s.max()]
-    T_mp = a1 * torch.ones(n, n, dtype=torch.float64) / n + a2 * (Q @ Q.T)
-    return 1.0 - _cka_kernels(X @ X.T, T_mp)
-
-
-def _cka_kernels(K, L):
-    n = K.shape[0]
-    H = torch.eye(n, dtype=torch.float64, device=K.device) - 1.0 / n
-    Kc, Lc = H @ K @ H, H @ L @ H
-    return float((Kc * Lc).sum() / (torch.linalg.matrix_norm(Kc) * torch.linalg.matrix_norm(Lc)))
-
-
-def linear_cka(phi_a, phi_b, norm_a: float | None = None, norm_b: float | None = None) -> float:
-    """Linear CKA between the kernels of two feature maps on the same n samples (p×p form).
-    S_init = linear_cka(Φ_t, Φ_0). ``norm_a``/``norm_b``: ‖AcᵀAc‖_F, ‖BcᵀBc‖_F when already known."""
-    A = _matrix(phi_a, "phi_a")
-    B = _matrix(phi_b, "phi_b", n=A.shape[0], device=A.device)
-    A, B = A - A.mean(0), B - B.mean(0)
-    num = torch.linalg.matrix_norm(A.T @ B) ** 2
-    na = torch.linalg.matrix_norm(A.T @ A) if norm_a is None else norm_a
-    nb = torch.linalg.matrix_norm(B.T @ B) if norm_b is None else norm_b
-    den = na * nb
-    if den <= 0:
-        raise ValueError("a feature map is constant over the sample: CKA is undefined")
-    return float(num / den)

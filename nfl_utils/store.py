@@ -2,7 +2,7 @@
 
 Layout of ``$NFL_RUNS_DIR`` (default ``./runs``)::
 
-    <hash>/config.json  metrics.csv  arrays.npz  model.pt  DONE     a finished run
+    <hash>/config.json  meta.json  metrics.csv  arrays.npz  model.pt  DONE     a finished run
     .partial/<hash>/state.pt                                        resumable progress
 
 A finished run appears in one ``os.rename`` of a complete temporary directory, so a killed run
@@ -15,44 +15,20 @@ import json
 import os
 import shutil
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
 
+from .config import Config
+from .run import Run
+
 RUNS_ENV = "NFL_RUNS_DIR"
 
 
 def runs_dir() -> Path:
     return Path(os.environ.get(RUNS_ENV, "runs")).expanduser().resolve()
-
-
-@dataclass
-class Run:
-    """A finished run: its config (a dict), metrics table and arrays (per checkpoint)."""
-
-    path: Path
-    config: dict
-    metrics: pd.DataFrame
-    arrays: dict
-
-    @property
-    def hash(self) -> str:
-        return self.path.name
-
-    def model_state(self, checkpoint: int | None = None):
-        """Final weights, or those at checkpoint index ``checkpoint`` (runs trained with save_models)."""
-        if checkpoint is None:
-            return torch.load(self.path / "model.pt", map_location="cpu", weights_only=True)
-        path = self.path / "checkpoints.pt"
-        if not path.exists():
-            raise FileNotFoundError(f"{self.hash} kept no per-checkpoint weights; train it with save_models=True")
-        return torch.load(path, map_location="cpu", weights_only=True)[checkpoint]
-
-    def __repr__(self):
-        return f"Run({self.hash}, {self.config.get('dataset')}/{self.config.get('model')}, {len(self.metrics)} checkpoints)"
 
 
 def is_complete(path: Path) -> bool:
@@ -65,15 +41,15 @@ def load_run(path) -> Run:
         raise FileNotFoundError(f"no run directory at {path} (was it deleted? re-run its config to rebuild it)")
     if not is_complete(path):
         raise FileNotFoundError(f"{path} is not a finished run (no DONE marker); train its config to finish it")
-    with open(path / "config.json") as f:
-        config = json.load(f)
+    cfg = Config.from_dict(json.loads((path / "config.json").read_text()))
+    meta = json.loads((path / "meta.json").read_text())
     try:
         metrics = pd.read_csv(path / "metrics.csv")
     except pd.errors.EmptyDataError:          # a run that recorded no checkpoint
         metrics = pd.DataFrame()
     with np.load(path / "arrays.npz") as z:
         arrays = {k: z[k] for k in z.files}
-    return Run(path, config, metrics, arrays)
+    return Run(path, cfg, meta, metrics, arrays)
 
 
 def list_runs(root=None) -> list[Run]:
@@ -111,16 +87,17 @@ def load_partial(run_hash: str):
         return None
 
 
-def commit_run(run_hash: str, config: dict, metrics: pd.DataFrame, arrays: dict, model_state: dict,
+def commit_run(cfg: Config, meta: dict, metrics: pd.DataFrame, arrays: dict, model_state: dict,
                checkpoint_states: list | None = None) -> Path:
     """Write a finished run into a temporary directory, then rename it into place."""
+    run_hash = cfg.hash
     root = runs_dir()
     root.mkdir(parents=True, exist_ok=True)
     final = root / run_hash
     tmp = Path(tempfile.mkdtemp(dir=root, prefix=f".tmp-{run_hash}-"))
     try:
-        with open(tmp / "config.json", "w") as f:
-            json.dump(config, f, indent=1, sort_keys=True)
+        (tmp / "config.json").write_text(json.dumps(cfg.to_dict(), indent=1, sort_keys=True))
+        (tmp / "meta.json").write_text(json.dumps(meta, indent=1, sort_keys=True))
         metrics.to_csv(tmp / "metrics.csv", index=False)
         np.savez_compressed(tmp / "arrays.npz", **arrays)
         torch.save(model_state, tmp / "model.pt")

@@ -177,13 +177,20 @@ def _run_ray(todo, res, num_cpus, max_retries, progress, threads):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(prog="python -m nfl_utils.sweep", description=__doc__.split("\n\n")[0])
-    ap.add_argument("grid", help="YAML grid file (base + vary)")
+    ap.add_argument("grid", nargs="?", help="YAML grid file (base + vary)")
+    ap.add_argument("--profile", default=None, help="train every run of this profile instead of a grid")
     ap.add_argument("--backend", choices=("serial", "ray"), default=None, help="default: the grid's, else serial")
     ap.add_argument("--num-cpus", type=int, default=None, help="CPUs of a local Ray instance")
     args = ap.parse_args(argv)
-    grid = load_grid(args.grid)
+    if args.profile:
+        from .profiles import table
+        grid = {"configs": list(table(args.profile).values())}
+    elif args.grid:
+        grid = load_grid(args.grid)
+    else:
+        ap.error("give a grid file or --profile NAME")
     backend = args.backend or grid.get("backend", "serial")
-    configs = expand(grid)
+    configs = grid["configs"] if "configs" in grid else expand(grid)
     print(f"{len(configs)} configs; store {runs_dir()}; backend {backend}"
           + (f" (RAY_ADDRESS={os.environ['RAY_ADDRESS']})" if backend == "ray" and os.environ.get("RAY_ADDRESS") else ""))
     res = run_sweep(configs, backend=backend, num_cpus=args.num_cpus or grid.get("num_cpus"))

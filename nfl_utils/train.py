@@ -1,70 +1,32 @@
 """Train a network, measure it at checkpoints, keep the result in the run store.
 
     python -m nfl_utils.train --dataset mnist1d --model mlp --epochs 30
+
+``train(cfg)`` is four steps, each usable on its own: :func:`setup` (data, model, optimiser,
+schedule), :func:`resume` (progress saved by an interrupted run), :func:`run_epochs` (the loop,
+measuring at checkpoints and calling ``on_checkpoint``), and :func:`commit` (the run directory).
 """
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import math
-import os
-import signal
+import subprocess
 import sys
 import time
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from .config import HELP, Config
-from .data import load_dataset
+from .build import get_data, make_model, make_optimizer, make_schedule, resolve_device
+from .config import Config, add_config_arguments, config_from_args
 from .measure import centred_gram_norm, flat_params, forward_all, loss_fn, measure, stack_arrays
-from .models import build_model
-from .store import Run, commit_run, is_complete, load_partial, load_run, runs_dir, save_partial
+from .store import commit_run, is_complete, load_partial, load_run, runs_dir, save_partial
+from .run import Run
 
 SAVE_EVERY_S = 20.0   # progress is also saved between checkpoints when this much time has passed
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ValueError("invalid config field device='cuda': no CUDA device here; use 'auto' or 'cpu'")
-    return torch.device(name)
-
-
-def get_data(cfg: Config):
-    return load_dataset(cfg.dataset, train_size=cfg.train_size, shuffle_fraction=cfg.shuffle_fraction,
-                        measure_size=cfg.measure_size, test_measure_size=cfg.test_measure_size,
-                        seed=cfg.data_seed)
-
-
-def make_model(cfg: Config, data) -> torch.nn.Module:
-    torch.manual_seed(cfg.seed)
-    n_out = 1 if cfg.task == "regress" else data.num_classes
-    return build_model(cfg.model, data.input_shape, n_out, width=cfg.width, depth=cfg.depth,
-                       activation=cfg.activation, channels=cfg.channels, batch_norm=cfg.batch_norm,
-                       dlgn_beta=cfg.dlgn_beta, value_input=cfg.value_input, init_scale=cfg.init_scale,
-                       output_scale=cfg.output_scale)
-
-
-def _optimizer(cfg, params):
-    if cfg.optimizer == "sgd":
-        return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov and cfg.momentum > 0,
-                               weight_decay=cfg.weight_decay)
-    cls = torch.optim.Adam if cfg.optimizer == "adam" else torch.optim.AdamW
-    return cls(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-
-
-def _lr_factor(cfg, total_steps):
-    def f(step):
-        t = step / max(1, total_steps)
-        if cfg.schedule == "cosine":
-            return 0.5 * (1 + math.cos(math.pi * min(t, 1.0)))
-        if cfg.schedule == "step":
-            return 0.1 ** ((t >= 0.5) + (t >= 0.75))
-        return 1.0
-    return f
 
 
 def augment(x: torch.Tensor, gen: torch.Generator, pad: int = 4) -> torch.Tensor:
@@ -106,109 +68,163 @@ def train_epoch(model, opt, sched, xtr, ytr, cfg: Config, gen: torch.Generator, 
         sched.step()
 
 
-def train(cfg: Config, progress: bool = True, force: bool = False) -> Run:
-    """Train ``cfg`` (or load it from the store when finished) and return the :class:`Run`."""
+@dataclass
+class Session:
+    """Everything one training run holds between steps."""
+    cfg: Config
+    device: torch.device
+    data: object
+    model: torch.nn.Module
+    opt: torch.optim.Optimizer
+    sched: object
+    gen: torch.Generator
+    steps_per_epoch: int
+    epoch: int = 0
+    rows: list = field(default_factory=list)
+    arrays: list = field(default_factory=list)
+    saved: list = field(default_factory=list)
+    train_time: float = 0.0
+    phi0: torch.Tensor | None = None
+    theta0: torch.Tensor | None = None
+    phi0_norm: float = 0.0
+
+    def progress_state(self) -> dict:
+        return {"epoch": self.epoch, "model": self.model.state_dict(), "opt": self.opt.state_dict(),
+                "sched": self.sched.state_dict(), "gen": self.gen.get_state(), "rows": self.rows,
+                "arrays": self.arrays, "phi0": self.phi0, "theta0": self.theta0,
+                "train_time": self.train_time, "saved": self.saved}
+
+
+def setup(cfg: Config, data=None) -> Session:
+    """Data, network (on its device, gates transplanted, frozen parts frozen), optimiser and
+    per-step schedule of ``cfg``, and the reference Φ₀ and θ₀ of the initialisation."""
     cfg.validate()
-    final = runs_dir() / cfg.hash
-    if is_complete(final) and not force:
-        return load_run(final)
     device = resolve_device(cfg.device)
-    data = get_data(cfg)
+    data = data if data is not None else get_data(cfg)
     model = make_model(cfg, data).to(device)
     if cfg.channels_last and device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
     if cfg.init_gates_from:
+        from .dlgn import transplant_gates
+
         src = runs_dir() / cfg.init_gates_from
         if not is_complete(src):
             raise ValueError(f"invalid config field init_gates_from={cfg.init_gates_from!r}: no finished run "
                              f"at {src}; train that run first")
-        state = load_run(src).model_state()
-        model.features.gates.load_state_dict({k[len("features.gates."):]: v for k, v in state.items()
-                                              if k.startswith("features.gates.")})
+        transplant_gates(model, load_run(src).model_state())
     if cfg.head_only:
         model.features.requires_grad_(False)
     if cfg.freeze_gates:
         model.features.gates.requires_grad_(False)
-    params = [p for p in model.parameters() if p.requires_grad]
-    opt = _optimizer(cfg, params)
-    n = data.n_train
-    steps_per_epoch = math.ceil(n / cfg.batch_size)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, _lr_factor(cfg, steps_per_epoch * cfg.epochs))
-    gen = torch.Generator().manual_seed(cfg.seed + 1)
-    xtr, ytr = data.x_train.to(device), data.y_train.to(device)
-    checkpoints = set(cfg.checkpoint_epochs)
+    opt = make_optimizer(cfg, [p for p in model.parameters() if p.requires_grad])
+    steps = math.ceil(data.n_train / cfg.batch_size)
+    s = Session(cfg, device, data, model, opt, make_schedule(cfg, opt, steps * cfg.epochs),
+                torch.Generator().manual_seed(cfg.seed + 1), steps)
+    phi0, _ = forward_all(model, data.x_train[data.measure_idx], amp=cfg.amp)
+    s.phi0, s.theta0 = phi0.cpu(), flat_params(model).cpu()
+    s.phi0_norm = centred_gram_norm(s.phi0)
+    return s
 
-    state = None if force else load_partial(cfg.hash)
-    if state is not None:
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["opt"])
-        sched.load_state_dict(state["sched"])
-        gen.set_state(state["gen"])
-        start, rows, arrays = state["epoch"], state["rows"], state["arrays"]
-        saved = state.get("saved", [])
-        phi0, theta0, train_time = state["phi0"], state["theta0"], state["train_time"]
-    else:
-        start, rows, arrays, train_time, saved = 0, [], [], 0.0, []
-        phi0, _ = forward_all(model, data.x_train[data.measure_idx], amp=cfg.amp)
-        theta0 = flat_params(model).cpu()
-        phi0 = phi0.cpu()
 
-    phi0_norm = centred_gram_norm(phi0)
+def resume(s: Session) -> bool:
+    """Continue from the progress an interrupted run of the same config saved, if any."""
+    state = load_partial(s.cfg.hash)
+    if state is None:
+        return False
+    s.model.load_state_dict(state["model"])
+    s.opt.load_state_dict(state["opt"])
+    s.sched.load_state_dict(state["sched"])
+    s.gen.set_state(state["gen"])
+    s.epoch, s.rows, s.arrays, s.saved = state["epoch"], state["rows"], state["arrays"], state.get("saved", [])
+    s.phi0, s.theta0, s.train_time = state["phi0"], state["theta0"], state["train_time"]
+    s.phi0_norm = centred_gram_norm(s.phi0)
+    return True
 
-    def record(epoch):
-        row, arr = measure(model, data, cfg, phi0, theta0, phi0_norm)
-        rows.append({"epoch": epoch, "step": epoch * steps_per_epoch, **row, "train_time": train_time})
-        arrays.append(arr)
-        if cfg.save_models:
-            saved.append({k: v.detach().cpu().clone() for k, v in model.state_dict().items()})
 
-    def save(epoch):
-        save_partial(cfg.hash, {"epoch": epoch, "model": model.state_dict(), "opt": opt.state_dict(),
-                                "sched": sched.state_dict(), "gen": gen.get_state(), "rows": rows,
-                                "arrays": arrays, "phi0": phi0, "theta0": theta0, "train_time": train_time,
-                                "saved": saved})
+def record(s: Session) -> dict:
+    """Measure the current network (one checkpoint) and keep the row and arrays."""
+    row, arr = measure(s.model, s.data, s.cfg, s.phi0, s.theta0, s.phi0_norm)
+    s.rows.append({"epoch": s.epoch, "step": s.epoch * s.steps_per_epoch, **row, "train_time": s.train_time})
+    s.arrays.append(arr)
+    if s.cfg.save_models:
+        s.saved.append({k: v.detach().cpu().clone() for k, v in s.model.state_dict().items()})
+    return s.rows[-1]
 
-    if start == 0 and not rows and 0 in checkpoints:
-        record(0)
-        save(0)
+
+def run_epochs(s: Session, on_checkpoint=None, progress: bool = True) -> None:
+    """Train to ``cfg.epochs``, measuring at every checkpoint epoch and saving progress there (and
+    every SAVE_EVERY_S seconds); ``on_checkpoint(session, row)`` is called after each measurement."""
+    cfg, checkpoints = s.cfg, set(s.cfg.checkpoint_epochs)
+    xtr, ytr = s.data.x_train.to(s.device), s.data.y_train.to(s.device)
+    if s.epoch == 0 and not s.rows and 0 in checkpoints:
+        row = record(s)
+        save_partial(cfg.hash, s.progress_state())
+        if on_checkpoint:
+            on_checkpoint(s, row)
     from tqdm.auto import tqdm
-    bar = tqdm(range(start + 1, cfg.epochs + 1), desc=f"{cfg.dataset}/{cfg.model} {cfg.hash[:8]}",
-               disable=not progress, leave=False, initial=start, total=cfg.epochs)
+    bar = tqdm(total=cfg.epochs, initial=s.epoch, desc=f"{cfg.dataset}/{cfg.model} {cfg.hash[:8]}",
+               disable=not progress, leave=False)
     last_save = time.perf_counter()
-    for epoch in bar:
+    while s.epoch < cfg.epochs:
         t0 = time.perf_counter()
-        train_epoch(model, opt, sched, xtr, ytr, cfg, gen, data.num_classes)
-        if device.type == "cuda":
+        train_epoch(s.model, s.opt, s.sched, xtr, ytr, cfg, s.gen, s.data.num_classes)
+        if s.device.type == "cuda":
             torch.cuda.synchronize()
-        train_time += time.perf_counter() - t0
-        if epoch in checkpoints:
-            record(epoch)
-            bar.set_postfix(test_acc=f"{rows[-1]['test_acc']:.3f}", dlr=f"{rows[-1]['train_dlr']:.3f}")
-        if epoch in checkpoints or time.perf_counter() - last_save > SAVE_EVERY_S or epoch == cfg.epochs:
-            save(epoch)
+        s.train_time += time.perf_counter() - t0
+        s.epoch += 1
+        bar.update(1)
+        row = record(s) if s.epoch in checkpoints else None
+        if row is not None or time.perf_counter() - last_save > SAVE_EVERY_S or s.epoch == cfg.epochs:
+            save_partial(cfg.hash, s.progress_state())
             last_save = time.perf_counter()
-        _test_kill_hook(epoch)
+        if row is not None:
+            bar.set_postfix(test_acc=f"{row['test_acc']:.3f}", dlr=f"{row['train_dlr']:.3f}")
+            if on_checkpoint:
+                on_checkpoint(s, row)
     bar.close()
-    metrics = pd.DataFrame(rows)
-    state = {k: v.cpu() for k, v in model.state_dict().items()}
-    out = stack_arrays(arrays)
-    out["epochs"] = metrics["epoch"].to_numpy()
-    out["measure_idx"] = data.measure_idx.numpy()
-    out["test_measure_idx"] = data.test_measure_idx.numpy()
-    config = {**cfg.to_dict(), "hash": cfg.hash, "num_classes": data.num_classes, "n_train": data.n_train,
-              "device_used": str(device), "torch": torch.__version__}
-    return load_run(commit_run(cfg.hash, config, metrics, out, state, saved or None))
 
 
-def _test_kill_hook(epoch):
-    """For crash-safety tests: NFL_KILL_AFTER_EPOCH=k makes the process SIGKILL itself after epoch k."""
-    k = os.environ.get("NFL_KILL_AFTER_EPOCH")
-    if k is not None and int(k) == epoch:
-        os.kill(os.getpid(), signal.SIGKILL)
+def code_version() -> str:
+    """The git commit of the package's checkout (with '+dirty' for uncommitted changes), or 'unknown'."""
+    here = Path(__file__).resolve().parent
+    try:
+        rev = subprocess.run(["git", "-C", str(here), "rev-parse", "--short=12", "HEAD"], capture_output=True,
+                             text=True, timeout=5).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(here), "status", "--porcelain", "--", "."], capture_output=True,
+                               text=True, timeout=5).stdout.strip()
+        return (rev + ("+dirty" if dirty else "")) or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def commit(s: Session) -> Run:
+    """Write the finished run into the store (atomically) and return it."""
+    metrics = pd.DataFrame(s.rows)
+    out = stack_arrays(s.arrays)
+    out["measure_idx"] = s.data.measure_idx.numpy()
+    out["test_measure_idx"] = s.data.test_measure_idx.numpy()
+    meta = {"code_version": code_version(), "torch": torch.__version__, "device": str(s.device),
+            "seed": s.cfg.seed, "data_seed": s.cfg.data_seed, "num_classes": s.data.num_classes,
+            "n_train": s.data.n_train, "train_seconds": s.train_time,
+            "measure_seconds": float(metrics["measure_time"].sum()) if len(metrics) else 0.0}
+    state = {k: v.cpu() for k, v in s.model.state_dict().items()}
+    return load_run(commit_run(s.cfg, meta, metrics, out, state, s.saved or None))
+
+
+def train(cfg: Config, progress: bool = True, force: bool = False, on_checkpoint=None) -> Run:
+    """Train ``cfg`` (or load it from the store when finished) and return the :class:`Run`."""
+    cfg.validate()
+    if is_complete(runs_dir() / cfg.hash) and not force:
+        return load_run(runs_dir() / cfg.hash)
+    s = setup(cfg)
+    if not force:
+        resume(s)
+    run_epochs(s, on_checkpoint, progress)
+    return commit(s)
 
 
 SUMMARY_COLUMNS = ["epoch", "train_acc", "test_acc", "train_u_pi_C", "train_u_pistar_C", "train_u_k90",
-                   "train_c_d_eff", "train_dlr", "s_init", "nc1", "train_time", "measure_time"]
+                   "train_u_gap", "train_c_d_eff", "train_dlr", "s_init", "nc1", "train_time", "measure_time"]
 
 
 def summary_table(run: Run) -> str:
@@ -216,33 +232,22 @@ def summary_table(run: Run) -> str:
     return run.metrics[cols].to_string(index=False, float_format=lambda v: f"{v:.4g}")
 
 
-def _parser():
+def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m nfl_utils.train",
                                 description="Train one run (or load it from the store) and print its summary.")
-    for f in dataclasses.fields(Config):
-        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
-        name = "--" + f.name.replace("_", "-")
-        if isinstance(default, bool):
-            p.add_argument(name, action=argparse.BooleanOptionalAction, default=default, help=HELP[f.name])
-        elif f.name == "checkpoints":
-            p.add_argument(name, type=int, nargs="*", default=[], help=HELP[f.name])
-        elif f.name == "train_size":
-            p.add_argument(name, type=int, default=None, help=HELP[f.name])
-        else:
-            p.add_argument(name, type=type(default), default=default, help=f"{HELP[f.name]} (default: {default})")
+    add_config_arguments(p)
     p.add_argument("--force", action="store_true", help="retrain even if the run is in the store")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
 
 
 def main(argv=None):
-    args = vars(_parser().parse_args(argv))
-    force, quiet = args.pop("force"), args.pop("quiet")
+    args = parser().parse_args(argv)
     try:
-        cfg = Config(**args)
+        cfg = config_from_args(args)
     except ValueError as e:
         sys.exit(f"error: {e}")
-    run = train(cfg, progress=not quiet, force=force)
+    run = train(cfg, progress=not args.quiet, force=args.force)
     print(f"run directory: {run.path}")
     print(summary_table(run))
     return run

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import html
 import os
-from functools import lru_cache
-
 import numpy as np
 from matplotlib.figure import Figure
 
@@ -26,77 +24,50 @@ def headless() -> bool:
 
 
 def run_label(run: Run) -> str:
-    c = run.config
-    extra = [f"lr={c['lr']:g}"]
-    for key, tag in (("head_only", "head-only"), ("batch_norm", "BN"), ("task", None)):
-        v = c.get(key)
-        if key == "task" and v == "regress":
-            extra.append("regression")
-        elif v is True:
-            extra.append(tag)
-    return f"{c['dataset']} / {c['model']} ({', '.join(extra)}) [{run.hash[:8]}]"
+    c = run.cfg
+    extra = [f"lr={c.lr:g}", c.loss]
+    extra += [tag for flag, tag in ((c.head_only, "head-only"), (c.batch_norm, "BN"), (c.task == "regress", "regression"),
+                                    (c.seed != 0, f"seed {c.seed}")) if flag]
+    return f"{c.dataset} / {c.model} ({', '.join(extra)}) [{run.hash[:8]}]"
 
 
-@lru_cache(maxsize=4)
-def _data(dataset: str, train_size, seed: int):
-    from .data import load_dataset
-
-    return load_dataset(dataset, train_size=train_size, seed=seed)
-
-
-def draw(run: Run, checkpoint: int, k: int, centre: str = "u", fig=None):
-    """Draw one checkpoint of one run; returns (figure, summary dict). Raises ValueError with a
-    readable message when the run cannot be shown."""
-    if len(run.metrics) == 0 or "epochs" not in run.arrays:
+def draw(run: Run, checkpoint: int, k: int, centred: bool = False, fig=None):
+    """Draw one checkpoint of one run with the notebooks' panel functions (this checkpoint
+    highlighted); returns (figure, summary dict). Raises ValueError with a readable message when
+    the run cannot be shown."""
+    if len(run) == 0:
         raise ValueError(f"run {run.hash} has no checkpoints to show")
-    n = len(run.arrays["epochs"])
-    checkpoint = int(np.clip(checkpoint, 0, n - 1))
-    C = run.config.get("num_classes", 10)
-    epoch = int(run.arrays["epochs"][checkpoint])
+    checkpoint = int(np.clip(checkpoint, 0, len(run) - 1))
+    epoch = int(run.epochs[checkpoint])
     fig = fig or Figure(figsize=(13, 6.8))
     fig.clf()
     axes = fig.subplots(2, 3)
-    ev = run.arrays[f"train_{centre}_eigenvalues"]
-    cols = plots.checkpoint_colors(n)
-    for i in range(n):
-        r = ev[i][np.isfinite(ev[i])]
-        axes[0, 0].loglog(np.arange(1, len(r) + 1), r / r[0], color=cols[i], lw=2.4 if i == checkpoint else 0.6,
-                          alpha=1.0 if i == checkpoint else 0.35)
-    axes[0, 0].axvline(k, color="0.3", ls="--", lw=1)
-    axes[0, 0].set(xlabel="k", ylabel=r"$\rho_k/\rho_1$", title="spectrum (bold: this checkpoint)")
-    for which, ls, lab in (("quality", "-", "Π*(k) quality"), ("utility", "--", "Π(k) utility")):
-        cum = run.arrays[f"train_{centre}_cum_{which}"][checkpoint]
-        cum = cum[np.isfinite(cum)]
-        axes[0, 1].semilogx(np.arange(1, len(cum) + 1), cum, ls, label=lab)
-    axes[0, 1].axvline(k, color="0.3", ls="--", lw=1)
-    axes[0, 1].set(xlabel="k", ylabel="cumulative", ylim=(0, 1.02), title="quality and utility")
-    axes[0, 1].legend(fontsize="small")
-    m = run.metrics
-    for col, lab in (("test_acc", "test acc"), ("train_dlr", "D_LR")):
-        axes[0, 2].plot(m["epoch"], m[col], "o-", ms=2.5, label=lab)
-    axes[0, 2].axvline(epoch, color="0.3", ls="--", lw=1)
-    axes[0, 2].set(xlabel="epoch", title="over training (dashed: this checkpoint)")
-    axes[0, 2].legend(fontsize="small")
-    key = f"ef_class_means_{centre}"
-    if key in run.arrays:
-        kk = min(k, run.arrays[key].shape[1])
-        plots.class_means_panel(axes[1, 0], run, checkpoint, centre, kk, f"E[e_k | class], top {kk}")
+    plots.spectrum_panel(axes[0, 0], run, "train", centred, C=k, highlight=checkpoint)
+    axes[0, 0].set_title("spectrum (bold: this checkpoint; dashed: k)")
+    plots.cumulative_panel(axes[0, 1], run, "quality", "train", centred, C=k, highlight=checkpoint)
+    axes[0, 1].set_title("quality Π*(k)")
+    plots.cumulative_panel(axes[0, 2], run, "utility", "train", centred, C=k, highlight=checkpoint)
+    axes[0, 2].set_title("utility Π(k)")
+    plots.metric_panel(axes[1, 0], {"test acc": run}, "test_acc", "test accuracy", mark=epoch)
+    ax2 = axes[1, 0].twinx()
+    plots.metric_panel(ax2, {"D_LR": run}, "train_dlr", "D_LR", styles={"D_LR": plots.colors(2)[1]})
+    ax2.grid(False)
+    axes[1, 0].set_title("test accuracy and D_LR (orange) over training")
+    if run.is_regression:
+        plots.output_corr_panel(axes[1, 1], run, checkpoint, centred, k)
     else:
-        corr = run.arrays[f"ef_output_corr_{centre}"][checkpoint][:k]
-        axes[1, 0].bar(np.arange(1, len(corr) + 1), np.abs(corr))
-        axes[1, 0].set(xlabel="k", ylabel="|corr(e_k, f̂)|", title="eigenfunctions vs output (regression)")
-    top = run.arrays[f"top_inputs_{centre}"][checkpoint]
-    c = run.config
-    data = _data(c["dataset"], c.get("train_size"), c.get("data_seed", 0))
-    for ax, j in zip((axes[1, 1], axes[1, 2]), (0, 1)):
-        idx = top[j][np.isfinite(top[j])].astype(int)
-        plots.inputs_panel(ax, data.x_train[idx].numpy(), f"most exciting inputs of e_{j + 1}", data.mean, data.std)
-    row = m.iloc[checkpoint]
-    fig.suptitle(f"{run_label(run)} · epoch {epoch} · {'centred' if centre == 'c' else 'uncentred'}")
+        plots.class_means_panel(axes[1, 1], run, checkpoint, centred, k, f"E[e_k | class], top {k}")
+    data = run.data()
+    idx = run.top_inputs(checkpoint, centred)[0]
+    plots.inputs_panel(axes[1, 2], data.x_train[idx].numpy(), "most exciting inputs of e_1", data.mean, data.std)
+    fig.suptitle(f"{run_label(run)} · epoch {epoch} · {'centred' if centred else 'uncentred'}")
     fig.tight_layout()
-    summary = {"epoch": epoch, "test acc": row["test_acc"], "Π(C)": row[f"train_{centre}_pi_C"],
-               "Π*(C)": row[f"train_{centre}_pistar_C"], "k90": row[f"train_{centre}_k90"],
-               "d_eff": row[f"train_{centre}_d_eff"], "D_LR": row["train_dlr"], "C": C}
+    c = "c" if centred else "u"
+    row = run.metrics.iloc[checkpoint]
+    summary = {"epoch": epoch, "test acc": row["test_acc"], "Π(C)": row[f"train_{c}_pi_C"],
+               "Π*(C)": row[f"train_{c}_pistar_C"], "k90": row[f"train_{c}_k90"],
+               f"d_eff ({'centred' if centred else 'uncentred'})": row[f"train_{c}_d_eff"],
+               "D_LR": row["train_dlr"], "C": run.num_classes}
     return fig, summary
 
 
@@ -120,7 +91,7 @@ class Explorer:
         self.ck = W.IntSlider(min=0, max=0, value=0, description="checkpoint", continuous_update=False)
         self.ck.add_class("nfl-checkpoint")
         self.k = W.IntSlider(min=1, max=40, value=10, description="k", continuous_update=False)
-        self.centre = W.ToggleButtons(options=[("uncentred", "u"), ("centred", "c")], description="kernel")
+        self.centre = W.ToggleButtons(options=[("uncentred", False), ("centred", True)], description="kernel")
         self.summary = W.HTML()
         self.out = W.Image(format="png")
         self.fig = None
@@ -147,7 +118,7 @@ class Explorer:
     def _on_run(self, _):
         try:
             run = self.current()
-            n = len(run.arrays.get("epochs", []))
+            n = len(run)
             if n == 0:
                 raise ValueError(f"run {run.hash} has no checkpoints to show")
             self.ck.unobserve_all("value")
@@ -170,7 +141,7 @@ class Explorer:
             self.out.value = plots.png_bytes(self.fig, dpi=80)
             self.out.layout.display = ""
             self.summary.value = _summary_html(s)
-            self.message.value = f"<span class='nfl-status'>showing epoch {s['epoch']}</span>"
+            self.message.value = f"<span class='nfl-status'>showing epoch {s['epoch']} of run {run.hash[:8]}</span>"
         except Exception as e:
             self._error(e)
 
@@ -182,7 +153,7 @@ def explore(runs: list[Run] | None = None, static_run: Run | None = None, static
         run = static_run or next(iter(runs if runs is not None else list_runs()), None)
         if run is None:
             raise ValueError("no finished runs in the store: run notebook 01 first")
-        return draw(run, len(run.arrays["epochs"]) - 1 if static_checkpoint < 0 else static_checkpoint, k)
+        return draw(run, len(run) - 1 if static_checkpoint < 0 else static_checkpoint, k)
     from IPython.display import display
 
     ex = Explorer(runs)

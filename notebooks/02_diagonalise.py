@@ -37,21 +37,19 @@ import numpy as np
 import torch
 from IPython.display import Markdown, display
 
-from nfl_utils import analysis, plots, profiles
+from nfl_utils import plots, profiles
+from nfl_utils.measure import forward_all
 from nfl_utils.spectrum import diagonalize, one_hot
-from nfl_utils.train import train
 
 plots.setup()
-name, cfg = next(iter(profiles.pairs(profile).items()))
-run = train(cfg, progress=False)
-model0, data = analysis.load_model(run, at_init=True)
-model, _ = analysis.load_model(run, data=data)
+name = "MLP, MSE"
+run = profiles.load(profile, "main")[name]
+cfg, data = run.cfg, run.data()
+model0, model = run.model(at_init=True), run.model()
 C = data.num_classes
 x, y = data.x_train[data.measure_idx], data.y_train[data.measure_idx]
 Y = one_hot(y, C)
-with torch.no_grad():
-    phi0, phi = analysis.features_of(model0, x), analysis.features_of(model, x)
-    out0, out = model0(x).double(), model(x).double()
+(phi0, out0), (phi, out) = [(a.double(), b.double()) for a, b in (forward_all(model0, x), forward_all(model, x))]
 s0, s = diagonalize(phi0, Y, out0), diagonalize(phi, Y, out)
 s0c, sc = diagonalize(phi0, Y, out0, centre=True), diagonalize(phi, Y, out, centre=True)
 
@@ -67,12 +65,11 @@ lhs = s.coefficients("outputs")
 # the bias b lies outside span Φ, so the identity ⟨e_k, f̂⟩ = √ρ_k W v_k is checked on f̂ − b
 s_nobias = diagonalize(phi, outputs=phi @ W.T)
 identity = float((s_nobias.coefficients("outputs") - (s.eigenvalues.sqrt()[:, None] * (W @ s.eigenvectors).T)).abs().max())
-stored = run.arrays["train_u_eigenvalues"][-1][: s.rank]
+stored = run.eigenvalues()[: s.rank]
 agree_store = float(np.max(np.abs(stored - s.eigenvalues.numpy()) / s.eigenvalues.numpy()))
 trace = float((phi ** 2).sum(1).mean())
 x_test = data.x_test[data.test_measure_idx]
-with torch.no_grad():
-    E_test = s.eigenfunctions(analysis.features_of(model, x_test))
+E_test = s.eigenfunctions(forward_all(model, x_test)[0].double())
 ortho_test = float((E_test[:, :C].T @ E_test[:, :C] / len(x_test) - torch.eye(C, dtype=torch.float64)).abs().max())
 display(Markdown(f"""
 | check | value |
@@ -109,7 +106,7 @@ plots.save(fig, "02_diagonalise_eigenvalues",
            "(left) and centred (right); the dashed line marks k = C.", nums, profile)
 plt.show()
 display(Markdown(
-    f"After training the top {C} uncentred modes hold **{nums['top-C share of trace, uncentred, trained']:.1%}** of "
+    f"After training (uncentred kernel) the top {C} modes hold **{nums['top-C share of trace, uncentred, trained']:.1%}** of "
     f"the trace (at initialisation {nums['top-C share of trace, uncentred, init']:.1%}); the centred effective "
     f"dimension went from {nums['d_eff centred, init']:.1f} to {nums['d_eff centred, trained']:.1f}."))
 
@@ -122,11 +119,11 @@ display(Markdown(
 # %%
 K = 2 * C
 fig, axes = plt.subplots(1, 2, figsize=(11, 5))
-plots.class_means_panel(axes[0], run, 0, "u", K, "initialisation")
-plots.class_means_panel(axes[1], run, -1, "u", K, f"after {cfg.epochs} epochs")
+plots.class_means_panel(axes[0], run, 0, False, K, "initialisation")
+plots.class_means_panel(axes[1], run, -1, False, K, f"after {cfg.epochs} epochs")
 fig.suptitle(f"Class-conditional means of the top {K} eigenfunctions, {name}")
 fig.tight_layout()
-between = lambda ck: float(np.nanstd(run.arrays["ef_class_means_u"][ck][:C], axis=1).mean())
+between = lambda ck: float(np.std(run.class_means(ck)[:C], axis=1).mean())
 nums = {"mean between-class std of top-C eigenfunctions, init": between(0),
         "mean between-class std of top-C eigenfunctions, trained": between(-1)}
 plots.save(fig, "02_diagonalise_eigenfunctions",
@@ -145,17 +142,17 @@ display(Markdown(
 # measurement inputs with the largest e_k, and the classes they belong to.
 
 # %%
-top = run.arrays["top_inputs_u"][-1]
+top = run.top_inputs()
 fig, axes = plt.subplots(1, 4, figsize=(14, 3.2))
 labels_of = {}
 for k, ax in enumerate(axes):
-    idx = top[k][np.isfinite(top[k])].astype(int)
+    idx = top[k]
     labels_of[k + 1] = data.y_train[idx].tolist()
     plots.inputs_panel(ax, data.x_train[idx].numpy(), f"e_{k + 1}: classes {labels_of[k + 1]}", data.mean, data.std)
 fig.suptitle(f"Most exciting inputs of the top eigenfunctions, {name}, after training")
 fig.tight_layout()
 purity = {f"e_{k} top-input class purity": max(np.bincount(v)) / len(v) for k, v in labels_of.items()}
 plots.save(fig, "02_diagonalise_top_inputs",
-           f"The {top.shape[1]} measurement inputs with the largest value of each of the top four eigenfunctions "
+           f"The {len(top[0])} measurement inputs with the largest value of each of the top four eigenfunctions "
            f"of {name} after training (title: their classes).", purity, profile)
 plt.show()

@@ -20,7 +20,7 @@
 #   the top k features express;
 # * the cumulative **utility** Π(k), the same for the network's *output* f̂.
 #
-# Definitions: `shared/spec/measures.md` (names from the paper's summaries; the normalisation is
+# Definitions: `docs/measures.md` (names from the paper's summaries; the normalisation is
 # ours). Both views are shown: **uncentred** (the kernel Φ·Φ', whose top mode is near-constant for
 # ReLU features) and **centred** (the covariance of Φ, against centred targets and outputs).
 # Darker lines are later checkpoints.
@@ -34,23 +34,17 @@ from IPython.display import Markdown, display
 
 from nfl_utils import plots, profiles
 from nfl_utils.analysis import fmt_k
-from nfl_utils.train import train
 
 plots.setup()
-pairs = profiles.pairs(profile)
-runs = {name: train(cfg, progress=False) for name, cfg in pairs.items()}
-heads = {name + ", head-only": train(profiles.head_only(cfg), progress=False) for name, cfg in pairs.items()}
-
-
-def slug(name):
-    return "".join(ch if ch.isalnum() else "_" for ch in name.lower()).strip("_").replace("___", "_")
+main = profiles.load(profile, "main")
+runs = {n: r for n, r in main.items() if not r.cfg.head_only}
 
 
 # %%
 for name, run in runs.items():
-    C = run.config["num_classes"]
+    C = run.num_classes
     fig, axes = plt.subplots(2, 3, figsize=(14, 7.5))
-    for i, (c, label) in enumerate((("u", "uncentred"), ("c", "centred"))):
+    for i, (c, label) in enumerate(((False, "uncentred"), (True, "centred"))):
         plots.spectrum_panel(axes[i, 0], run, "train", c, C)
         plots.cumulative_panel(axes[i, 1], run, "quality", "train", c, C)
         plots.cumulative_panel(axes[i, 2], run, "utility", "train", c, C)
@@ -61,9 +55,9 @@ for name, run in runs.items():
     m0, m1 = run.metrics.iloc[0], run.metrics.iloc[-1]
     nums = {"Π*(C) uncentred, init": m0["train_u_pistar_C"], "Π*(C) uncentred, final": m1["train_u_pistar_C"],
             "Π(C) uncentred, init": m0["train_u_pi_C"], "Π(C) uncentred, final": m1["train_u_pi_C"],
-            "Π*(C) centred, final": m1["train_c_pistar_C"], "k*90 uncentred, final": fmt_k(m1["train_u_kstar90"]),
-            "k90 uncentred, final": fmt_k(m1["train_u_k90"])}
-    plots.save(fig, f"03_spectra_{slug(name)}",
+            "Π*(C) centred, final": m1["train_c_pistar_C"], "k*90 uncentred, final": fmt_k(m1["train_u_kstar90"], "Π*"),
+            "k90 uncentred, final": fmt_k(m1["train_u_k90"], "Π")}
+    plots.save(fig, f"03_spectra_{plots.slug(name)}",
                f"{name}: ρ_k/ρ_1 (left), Π*(k) (middle) and Π(k) (right) for every checkpoint, uncentred (top) and "
                "centred (bottom), on the training measurement set; dashed line at k = C.", nums, profile)
     plt.show()
@@ -71,8 +65,8 @@ for name, run in runs.items():
         f"**{name}.** The top C = {C} features express {m0['train_u_pistar_C']:.1%} of the target at initialisation "
         f"and {m1['train_u_pistar_C']:.1%} after training (centred: {m1['train_c_pistar_C']:.1%}); "
         f"the output draws {m0['train_u_pi_C']:.1%} → {m1['train_u_pi_C']:.1%} of its norm from them. "
-        f"Features needed for 90% of the target after training: k*90 = {fmt_k(m1['train_u_kstar90'])}; "
-        f"for 90% of the output: k90 = {fmt_k(m1['train_u_k90'])}."))
+        f"Features needed for 90% of the target after training: k*90 = {fmt_k(m1['train_u_kstar90'], 'Π*')}; "
+        f"for 90% of the output: k90 = {fmt_k(m1['train_u_k90'], 'Π')}."))
 
 # %% [markdown]
 # ## Effective dimension over training
@@ -80,10 +74,7 @@ for name, run in runs.items():
 # entropy. Full training solid, head-only dashed (its Φ never changes, so its d_eff is flat).
 
 # %%
-both = {}
-for name in runs:
-    both[name] = runs[name]
-    both[name + ", head-only"] = heads[name + ", head-only"]
+both = main
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
 plots.metric_panel(axes[0], both, "train_u_d_eff", "d_eff (uncentred)")
 plots.metric_panel(axes[1], both, "train_c_d_eff", "d_eff (centred)")

@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from nfl_utils import data as D
+from nfl_utils import datafiles as DF
 from nfl_utils.data import DataError, class_balanced_indices, load_dataset, shuffle_labels
 
 SHARED = os.environ.get("NFL_DATA_ROOT")
@@ -102,7 +103,7 @@ def test_truncated_uncompressed_idx_is_reported(tmp_path, monkeypatch):
 
 # ----------------------------------------------------------------------------- CIFAR layout
 def write_cifar(root: Path, kind: str, n_train=60, n_test=20, classes=10):
-    cls = D._tv_class(kind)
+    cls = DF.tv_class(kind)
     folder = root / cls.base_folder
     folder.mkdir(parents=True)
     key = "labels" if kind == "cifar10" else "fine_labels"
@@ -122,7 +123,7 @@ def write_cifar(root: Path, kind: str, n_train=60, n_test=20, classes=10):
 def test_cifar_reader_on_small_files(tmp_path, kind, classes):
     files = write_cifar(tmp_path, kind, n_train=200, n_test=100, classes=classes)
     b = load_dataset(kind, root=tmp_path, verify=False, measure_size=100)
-    cls = D._tv_class(kind)
+    cls = DF.tv_class(kind)
     n_batches = len(cls.train_list)
     assert b.x_train.shape == (200 * n_batches, 3, 32, 32) and b.x_test.shape == (100, 3, 32, 32)
     assert b.num_classes == classes

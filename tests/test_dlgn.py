@@ -18,7 +18,6 @@ def test_recursion_equals_explicit_path_sum(model, m, L):
     y_path = P @ path_weights(net.features, net.head).T  # Σ_π g_π f_π(x)
     assert P.shape == (64, m ** L)
     assert torch.allclose(y_rec, y_path, atol=1e-10)
-    assert (y_rec - y_path).abs().max() < 1e-5
 
 
 @pytest.mark.parametrize("model", ["dlgn", "dlgn_sf"])
@@ -69,7 +68,7 @@ def test_frozen_gates_and_gate_transfer(tmp_path, monkeypatch):
     torch.manual_seed(0)
     init = build_model("dlgn", (2,), 2, width=8, depth=3).state_dict()
     for k, v in s0.items():                               # random gates never moved
-        assert torch.equal(v, init[k.replace("features.", "features.", 1)]), k
+        assert torch.equal(v, init[k]), k
     moved = train(Config(**base, freeze_gates=True, init_gates_from=learned.hash), progress=False)
     for k, v in moved.model_state().items():
         if "gates" in k:

@@ -21,14 +21,19 @@ def runs(tmp_path, monkeypatch):
 
 
 def test_slider_redraws_from_the_store_without_recomputing(runs, monkeypatch):
+    import nfl_utils.measure as M
     import nfl_utils.spectrum as S
     ex = widgets.Explorer(list(runs))
     assert "showing epoch 3" in ex.message.value and ex.ck.max == 2
-    monkeypatch.setattr(S, "diagonalize", lambda *a, **k: pytest.fail("the explorer must not recompute spectra"))
+    # every spectrum anywhere is computed by these two; the explorer must call neither
+    fail = lambda *a, **k: pytest.fail("the explorer must not recompute spectra")
+    monkeypatch.setattr(S.SpectralAccumulator, "diagonalize", fail)
+    monkeypatch.setattr(S.SpectralAccumulator, "update", fail)
+    monkeypatch.setattr(M, "measure", fail)
     before = ex.summary.value
     ex.ck.value = 0
     assert "showing epoch 0" in ex.message.value and ex.summary.value != before
-    ex.centre.value = "c"
+    ex.centre.value = True
     assert "showing epoch 0" in ex.message.value
     title = ex.fig._suptitle.get_text()
     assert "epoch 0" in title and "centred" in title
@@ -44,7 +49,7 @@ def test_deleted_run_directory_shows_a_message(runs):
 
 
 def test_run_without_checkpoints_shows_a_message(runs, tmp_path):
-    empty = store.commit_run("0" * 16, {**runs[0].config, "hash": "0" * 16}, pd.DataFrame(), {"x": np.zeros(1)}, {})
+    empty = store.commit_run(runs[0].cfg.replace(seed=99), runs[0].meta, pd.DataFrame(), {"x": np.zeros(1)}, {})
     ex = widgets.Explorer([store.load_run(empty), runs[0]])
     assert "no checkpoints" in ex.message.value
     with pytest.raises(ValueError, match="no checkpoints"):

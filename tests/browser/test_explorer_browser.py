@@ -36,8 +36,9 @@ def lab(tmp_path_factory):
     base = tmp_path_factory.mktemp("lab")
     env = {**os.environ, store.RUNS_ENV: str(base / "runs"), "NFL_HEADLESS": "0"}
     os.environ[store.RUNS_ENV] = env[store.RUNS_ENV]
-    runs = [train(c, progress=False) for c in list(profiles.pairs("smoke").values())]
-    victim = train(next(iter(profiles.pairs("smoke").values())).replace(lr=0.01), progress=False)
+    main = list(profiles.group("smoke", "main").values())
+    runs = [train(c, progress=False) for c in main[:2]]
+    victim = train(main[0].replace(lr=0.01), progress=False)
     nb = jupytext.read(ROOT / "notebooks" / "06_explore.py")
     for cell in nb.cells:
         if "parameters" in cell.metadata.get("tags", []):
@@ -117,10 +118,10 @@ def test_explorer_in_a_real_browser(lab):
         victim = next(t for t in labels if lab["victim"].hash[:8] in t)
         other = next(t for t in labels if t != victim)
         select.select_option(label=other)       # show another run first, so choosing the victim is a change
+        other_hash = other.rsplit("[", 1)[1].rstrip("]")
         page.wait_for_function("(h) => document.querySelector('.nfl-status') && "
-                               "document.querySelector('.nfl-explorer img') && "
-                               "document.querySelector('.nfl-explorer').textContent.includes('showing epoch')",
-                               arg=other, timeout=60_000)
+                               "document.querySelector('.nfl-status').textContent.includes('of run ' + h)",
+                               arg=other_hash, timeout=60_000)
         shutil.rmtree(lab["victim"].path)       # delete a run the dropdown still lists
         select.select_option(label=victim)
         msg = page.locator(".nfl-message")

@@ -1,0 +1,199 @@
+"""Reading image datasets from files in torchvision's layout (or a torchvision download into the
+cache). Nothing is ever written into the data root: compressed MNIST-style files are checked against
+torchvision's md5 and decompressed into the cache (``NFL_CACHE_DIR``, default ``~/.cache/nfl_utils``).
+"""
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import pickle
+import shutil
+import tarfile
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT_ENV = "NFL_DATA_ROOT"
+CACHE_ENV = "NFL_CACHE_DIR"
+OFFLINE_HINT = ("or use the offline profile, which needs no download: make figures PROFILE=offline "
+                "(mnist1d, generated on this machine)")
+
+
+class DataError(RuntimeError):
+    """Data missing, corrupted or unreadable; the message says what to do."""
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get(CACHE_ENV, Path.home() / ".cache" / "nfl_utils")).expanduser()
+
+
+TORCHVISION_NAMES = {"mnist": "MNIST", "fashion-mnist": "FashionMNIST", "cifar10": "CIFAR10", "cifar100": "CIFAR100"}
+
+
+def read_images(key, root, download, verify):
+    if key in ("mnist", "fashion-mnist"):
+        return _read_mnist_like(key, root, download, verify)
+    return _read_cifar(key, root, download, verify)
+
+
+def tv_class(key):
+    from torchvision import datasets
+
+    return getattr(datasets, TORCHVISION_NAMES[key])
+
+
+def _md5(path: Path) -> str:
+    h = hashlib.md5()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def atomic_write(path: Path, write):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix="." + path.name, suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _idx_ok(path: Path) -> bool:
+    """An uncompressed IDX file is complete: its size matches the dimensions in its header."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4)
+            ndim = head[3]
+            dims = np.frombuffer(f.read(4 * ndim), dtype=">u4")
+        return len(dims) == ndim and os.path.getsize(path) == 4 + 4 * ndim + int(np.prod(dims))
+    except (OSError, IndexError):
+        return False
+
+
+def _missing_message(key, where, urls):
+    return (f"{key} not found. Looked in {where}. Put torchvision's files there (or point "
+            f"{ROOT_ENV} / the root= argument at a folder holding them), or allow network access "
+            f"so torchvision can download them from: {', '.join(urls)}; {OFFLINE_HINT}")
+
+
+def _read_mnist_like(key, root, download, verify):
+    cls = tv_class(key)
+    files = [Path(url).stem for url, _ in cls.resources]  # names without .gz
+    cache_root = cache_dir() / "torchvision"
+    candidates = []
+    if root is not None:
+        candidates.append(root)
+    candidates.append(cache_root)
+    for base in candidates:  # uncompressed files already there (a torchvision download, say)
+        raw = base / cls.__name__ / "raw"
+        if all((raw / f).exists() for f in files):
+            bad = [str(raw / f) for f in files if not _idx_ok(raw / f)]
+            if bad and base == cache_root:  # our own cache: rebuild rather than fail
+                for b in bad:
+                    os.unlink(b)
+                break
+            if bad:
+                raise DataError(f"truncated or corrupted {key} file(s): {', '.join(bad)}. "
+                                "Replace them with torchvision's originals.")
+            return _tv_load(cls, base)
+    if root is not None and all((root / cls.__name__ / "raw" / (f + ".gz")).exists() for f in files):
+        raw = root / cls.__name__ / "raw"
+        out = cache_root / cls.__name__ / "raw"
+        for (url, md5), f in zip(cls.resources, files):
+            src = raw / (f + ".gz")
+            if verify and _md5(src) != md5:
+                raise DataError(f"{src} has the wrong md5 checksum (expected {md5}): the file is "
+                                "corrupted or truncated. Replace it with torchvision's original.")
+            if not (out / f).exists() or not _idx_ok(out / f):
+                try:
+                    atomic_write(out / f, lambda fh: _gunzip(src, fh))
+                except (OSError, EOFError, gzip.BadGzipFile) as e:
+                    raise DataError(f"{src} cannot be decompressed ({e}): it is corrupted or "
+                                    "truncated. Replace it with torchvision's original.") from e
+        return _tv_load(cls, cache_root)
+    urls = [m + r for m in cls.mirrors[:1] for r, _ in cls.resources]
+    where = (f"{root / cls.__name__ / 'raw'} and the cache {cache_root / cls.__name__ / 'raw'}"
+             if root is not None else f"the cache {cache_root / cls.__name__ / 'raw'} "
+             f"({ROOT_ENV} is not set)")
+    if download:
+        try:
+            cls(str(cache_root), train=True, download=True)
+            return _tv_load(cls, cache_root)
+        except Exception as e:  # no network, most often
+            raise DataError(_missing_message(key, where, urls) + f" (download failed: {e})") from e
+    raise DataError(_missing_message(key, where, urls))
+
+
+def _gunzip(src, fh):
+    with gzip.open(src, "rb") as g:
+        shutil.copyfileobj(g, fh)
+
+
+def _tv_load(cls, base: Path):
+    tr = cls(str(base), train=True, download=False)
+    te = cls(str(base), train=False, download=False)
+    return tr.data, tr.targets, te.data, te.targets
+
+
+def _read_cifar(key, root, download, verify):
+    cls = tv_class(key)
+    cache_root = cache_dir() / "torchvision"
+    for base in ([root] if root is not None else []) + [cache_root]:
+        folder = base / cls.base_folder
+        if folder.is_dir():
+            return _cifar_from_folder(key, cls, folder, verify)
+        archive = base / cls.filename
+        if archive.exists():
+            if verify and _md5(archive) != cls.tgz_md5:
+                raise DataError(f"{archive} has the wrong md5 checksum (expected {cls.tgz_md5}); "
+                                "replace it with the original archive.")
+            with tarfile.open(archive) as t:
+                t.extractall(cache_root, filter="data")
+            return _cifar_from_folder(key, cls, cache_root / cls.base_folder, verify)
+    where = (f"{root} and the cache {cache_root}" if root is not None
+             else f"the cache {cache_root} ({ROOT_ENV} is not set)")
+    msg = (f"{key} not found. Looked for {cls.base_folder}/ or {cls.filename} in {where}. Put "
+           f"them there (or point {ROOT_ENV} at a folder holding them), or allow network access so "
+           f"torchvision can download {cls.url}; {OFFLINE_HINT}")
+    if download:
+        try:
+            cls(str(cache_root), train=True, download=True)
+        except Exception as e:
+            raise DataError(msg + f" (download failed: {e})") from e
+        return _cifar_from_folder(key, cls, cache_root / cls.base_folder, verify)
+    raise DataError(msg)
+
+
+def _cifar_from_folder(key, cls, folder: Path, verify):
+    label_key = "labels" if key == "cifar10" else "fine_labels"
+
+    def read(entries):
+        xs, ys = [], []
+        for fname, md5 in entries:
+            path = folder / fname
+            if not path.exists():
+                raise DataError(f"{path} is missing; the {key} folder {folder} is incomplete.")
+            if verify and _md5(path) != md5:
+                raise DataError(f"{path} has the wrong md5 checksum (expected {md5}): corrupted or "
+                                "truncated. Replace it with the original.")
+            try:
+                with open(path, "rb") as f:
+                    d = pickle.load(f, encoding="latin1")
+                xs.append(np.asarray(d["data"], dtype=np.uint8).reshape(-1, 3, 32, 32))
+                ys.extend(d[label_key])
+            except Exception as e:
+                raise DataError(f"{path} cannot be read as a CIFAR batch ({e}): corrupted or "
+                                "truncated. Replace it with the original.") from e
+        return torch.from_numpy(np.concatenate(xs)), torch.tensor(ys)
+
+    xtr, ytr = read(cls.train_list)
+    xte, yte = read(cls.test_list)
+    return xtr, ytr, xte, yte

@@ -1,0 +1,105 @@
+"""Small linear-algebra helpers shared by the spectral code: input checking and conversion
+(numpy or torch in, the same kind out), symmetric rank-k updates, descending eigendecompositions."""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import torch
+from scipy.linalg.blas import dsyrk
+
+EIG_RTOL = 1e-10    # modes with ρ_k < EIG_RTOL·ρ_1 are dropped (measures.md)
+RANK_RTOL = 1e-6    # singular values of the centred outputs below RANK_RTOL·s_max are dropped [ours]:
+#                     the streaming form sees only FᵀF, whose eigenvalues are s², so 1e-6 on s is
+#                     1e-12 on s², well above float64 round-off.
+
+
+class FewSamplesWarning(UserWarning):
+    """n ≤ p: only n (nonzero) modes exist."""
+
+
+def one_hot(labels, num_classes: int, scale: float = 1.0):
+    """One-hot targets (n, C) times ``scale``, as float64 of the same kind as ``labels``."""
+    if isinstance(labels, torch.Tensor):
+        return torch.nn.functional.one_hot(labels.long(), num_classes).double() * scale
+    return np.eye(num_classes)[np.asarray(labels)] * scale
+
+
+class ArrayKind:
+    """Remembers whether the caller used numpy or torch (and which device)."""
+
+    def __init__(self, x):
+        self.numpy = not isinstance(x, torch.Tensor)
+        self.device = torch.device("cpu") if self.numpy else x.device
+
+    def out(self, t):
+        if t is None:
+            return None
+        return t.detach().cpu().numpy() if self.numpy else t
+
+
+def as_matrix(x, name: str, n: int | None = None, device=None, allow_1d: bool = False,
+            check_finite: bool = True):
+    t = torch.from_numpy(np.asarray(x)) if not isinstance(x, torch.Tensor) else x.detach()
+    if device is not None:
+        t = t.to(device)
+    if t.ndim == 1 and allow_1d:
+        t = t[:, None]
+    if t.ndim != 2:
+        hint = " (a single column is written x[:, None])" if t.ndim == 1 else ""
+        raise ValueError(f"{name} must be a 2-D array (n, columns); got shape {tuple(t.shape)}{hint}")
+    if t.shape[0] == 0 or t.shape[1] == 0:
+        raise ValueError(f"{name} is empty (shape {tuple(t.shape)}): need at least one row and column")
+    if n is not None and t.shape[0] != n:
+        raise ValueError(f"{name} has {t.shape[0]} rows but phi has {n}: pass the same samples")
+    if not t.is_floating_point():
+        t = t.double()
+    if check_finite and not bool(torch.isfinite(t.sum(0)).all()):
+        raise ValueError(f"{name} contains NaN or inf values; check the network (diverged "
+                         "training, a too-large learning rate) before measuring")
+    return t.to(torch.float64)
+
+
+def one_hot_labels(F):
+    """(labels, α) when every row of F is α times a one-hot vector, else (None, None). O(nC)."""
+    if F.shape[1] < 2:
+        return None, None
+    labels = F.argmax(1)
+    alpha = float(F[0, labels[0]])
+    if alpha <= 0:
+        return None, None
+    hot = torch.zeros_like(F).scatter_(1, labels[:, None], alpha)
+    if not torch.equal(hot, F):
+        return None, None
+    return labels, alpha
+
+
+def syrk_(S, X):
+    """S += upper triangle of XᵀX. On the CPU through BLAS dsyrk, in place (half a GEMM's flops);
+    elsewhere a plain GEMM (the lower triangle is then filled too, and ignored)."""
+    if S.device.type == "cpu":
+        c = S.numpy().T                                  # Fortran-ordered view: upper(c) = lower(S)ᵀ
+        out = dsyrk(1.0, X.contiguous().numpy().T, beta=1.0, c=c, trans=0, lower=1, overwrite_c=1)
+        if not np.shares_memory(out, c):                 # BLAS made a copy: add it back
+            c[...] = out
+    else:
+        S.addmm_(X.T, X)
+
+
+def eig_desc(M):
+    evals, evecs = torch.linalg.eigh(M)
+    return drop_small(evals.flip(0), evecs.flip(1))
+
+
+def drop_small(evals, evecs):
+    if evals.numel() == 0 or evals[0] <= 0:
+        raise ValueError("phi is identically zero (after centring, if asked): it has no modes. "
+                         "Check for dead units or a constant feature map.")
+    keep = evals > EIG_RTOL * evals[0]
+    return evals[keep], evecs[:, keep]
+
+
+def warn_few(n, p):
+    warnings.warn(f"n = {n} samples ≤ p = {p} features: only n modes exist (the n×n route is "
+                  "exact for them). Measure on more samples than features to see the whole "
+                  "spectrum.", FewSamplesWarning, stacklevel=3)

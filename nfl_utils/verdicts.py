@@ -1,0 +1,58 @@
+"""Small, tested rules that turn measured numbers into the words the notebooks and the claims table
+use. Each is stated here once; no notebook types a direction or a verdict."""
+from __future__ import annotations
+
+import numpy as np
+
+AGREES, DISAGREES, PARTLY, UNTESTABLE = "agrees", "disagrees", "partly", "not testable here"
+CHANCE_MARGIN = 2.0   # "at chance": test accuracy below CHANCE_MARGIN / C
+MEMORISED = 0.95      # a net "memorises" its training set when train accuracy reaches this
+GROK_TRAIN = GROK_TEST = 0.9
+GROK_DELAY = 10       # "grokked": train ≥ 90% reached at least 10× earlier (in steps) than test ≥ 90%
+
+
+def spread(values) -> float:
+    """Range (max − min) over seeds; 0 for a single value."""
+    v = np.asarray(values, dtype=float)
+    return float(v.max() - v.min()) if v.size else float("nan")
+
+
+def compare(a, b) -> str:
+    """'lower', 'higher' or 'no clear difference' for the mean of ``a`` against the mean of ``b``:
+    a direction is claimed only when the difference of the means exceeds the larger seed spread."""
+    d = float(np.mean(a) - np.mean(b))
+    if abs(d) <= max(spread(a), spread(b)):
+        return "no clear difference"
+    return "lower" if d < 0 else "higher"
+
+
+def direction_verdict(observed: str, expected: str) -> str:
+    """agrees when the observed direction is the expected one beyond the spread, disagrees when it is
+    the opposite one beyond the spread, partly when the seeds cannot tell."""
+    if observed == expected:
+        return AGREES
+    return PARTLY if observed == "no clear difference" else DISAGREES
+
+
+def monotone(values) -> str:
+    """'rises', 'falls' or 'is not monotone' along a sequence."""
+    d = np.sign(np.diff(np.asarray(values, dtype=float)))
+    return "rises" if (d > 0).all() else "falls" if (d < 0).all() else "is not monotone"
+
+
+def first_step_at(steps, values, level: float):
+    """The first step whose value reaches ``level``, or None."""
+    hit = np.nonzero(np.asarray(values, dtype=float) >= level)[0]
+    return int(np.asarray(steps)[hit[0]]) if len(hit) else None
+
+
+def grokked(steps, train_acc, test_acc) -> tuple[bool, int | None, int | None]:
+    """(grokked?, first step train ≥ 90%, first step test ≥ 90%): grokked only when train reached 90%
+    at least GROK_DELAY× earlier (in steps) than test did."""
+    s_tr, s_te = first_step_at(steps, train_acc, GROK_TRAIN), first_step_at(steps, test_acc, GROK_TEST)
+    ok = s_tr is not None and s_te is not None and s_te >= GROK_DELAY * max(s_tr, 1)
+    return ok, s_tr, s_te
+
+
+def at_chance(test_acc: float, num_classes: int) -> bool:
+    return test_acc < CHANCE_MARGIN / num_classes

@@ -1,0 +1,114 @@
+"""The regime criterion, the verdict rules and the results API, on synthetic data and real runs."""
+import numpy as np
+import pytest
+import torch
+
+from nfl_utils import analysis, profiles, store, verdicts
+from nfl_utils.config import Config
+from nfl_utils.spectrum import diagonalize, one_hot
+from nfl_utils.train import train
+
+
+def verdict_of(phi, y, C):
+    s = diagonalize(phi, one_hot(y, C))
+    S = s.summary(C)
+    return analysis.regime(S["gap"], S["pistar_C"], S["pistar_all"]), S
+
+
+def test_simplex_etf_features_with_small_noise_are_mf():
+    C, n, p = 10, 2000, 64
+    g = torch.Generator().manual_seed(0)
+    y = torch.arange(n) % C
+    M = torch.eye(C) - 1.0 / C                                     # simplex ETF (centred one-hot)
+    Q, _ = torch.linalg.qr(torch.randn(p, C, generator=g))
+    means = (M @ Q.T) * 3.0 + 1.0                                  # plus a common offset (ReLU-like mean)
+    phi = means[y] + 0.05 * torch.randn(n, p, generator=g)
+    v, S = verdict_of(phi.double(), y, C)
+    assert v == "MF" and S["gap"] > 100
+
+
+def test_random_relu_features_are_ef():
+    C, n, d, p = 10, 3000, 50, 256
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(n, d, generator=g)
+    y = torch.randint(0, C, (n,), generator=g)
+    phi = torch.relu(x @ torch.randn(d, p, generator=g) / d ** 0.5)
+    v, S = verdict_of(phi.double(), y, C)
+    assert v == "EF" and S["gap"] < 2
+
+
+@pytest.mark.parametrize("gap, pc, pall, expected", [(10, 0.9, 1.0, "MF"), (9.99, 0.95, 1.0, "between"),
+                                                      (50, 0.45, 0.5, "MF"), (50, 0.44, 0.5, "between"),
+                                                      (1.99, 0.5, 1.0, "EF"), (2.0, 0.5, 1.0, "between"),
+                                                      (1.5, 0.95, 1.0, "between")])
+def test_regime_thresholds(gap, pc, pall, expected):
+    assert analysis.regime(gap, pc, pall) == expected
+
+
+def test_verdict_rules():
+    assert verdicts.compare([0.1, 0.12, 0.11], [0.3, 0.31, 0.29]) == "lower"
+    assert verdicts.compare([0.1, 0.3], [0.2, 0.25]) == "no clear difference"
+    assert verdicts.direction_verdict("lower", "lower") == "agrees"
+    assert verdicts.direction_verdict("higher", "lower") == "disagrees"
+    assert verdicts.direction_verdict("no clear difference", "lower") == "partly"
+    assert verdicts.monotone([1, 2, 3]) == "rises" and verdicts.monotone([3, 1, 2]) == "is not monotone"
+    steps = [0, 100, 200, 2000, 4000]
+    assert verdicts.grokked(steps, [0, 0.5, 0.95, 1, 1], [0, 0, 0, 0.5, 0.92]) == (True, 200, 4000)
+    assert verdicts.grokked([0, 100, 200, 1000, 4000], [0, 0.5, 0.95, 1, 1], [0, 0, 0.1, 0.91, 0.92])[0] is False  # < 10×
+    assert verdicts.grokked(steps, [0, 0.2, 0.4, 0.6, 0.8], [0, 0.1, 0.2, 0.3, 0.4])[0] is False
+
+
+def test_head_only_run_keeps_its_initial_verdict(tmp_path, monkeypatch):
+    monkeypatch.setenv(store.RUNS_ENV, str(tmp_path))
+    run = train(Config(width=64, epochs=4, train_size=1000, measure_size=300, test_measure_size=300,
+                       head_only=True, checkpoints=(0, 2, 4)), progress=False)
+    first = analysis.regime_numbers(run, 0)
+    for i in range(len(run)):
+        assert analysis.regime_numbers(run, i) == {**first, "epoch": int(run.epochs[i])}
+
+
+def test_every_smoke_run_loads_through_the_loader_with_trimmed_accessors(tmp_path, monkeypatch):
+    monkeypatch.setenv(store.RUNS_ENV, str(tmp_path))
+    table = profiles.table("smoke")
+    groups = {k.split(": ", 1)[0] for k in table}
+    some = {g: next(k for k in table if k.startswith(g + ": ")) for g in ("main", "regression", "grokking")}
+    for label, cfg in table.items():
+        if label.split(": ", 1)[0] in some:
+            train(cfg, progress=False)
+    for g in groups:                                    # not trained yet: a clear error naming the run
+        if g not in some:
+            with pytest.raises(FileNotFoundError, match="train the profile first"):
+                profiles.load("smoke", g)
+    for g, label in some.items():
+        run = profiles.load("smoke", g)[label.split(": ", 1)[1]]
+        assert run.cfg == table[label] and run.hash == table[label].hash
+        assert run.meta["num_classes"] == run.num_classes and run.meta["code_version"]
+        for i in range(len(run)):
+            for split in ("train", "test"):
+                for centred in (False, True):
+                    raw = run.arrays[f"{split}_{'c' if centred else 'u'}_eigenvalues"][i]
+                    ev = run.eigenvalues(i, split, centred)
+                    assert np.isfinite(ev).all() and np.array_equal(ev, raw[: len(ev)])
+                    assert np.isnan(raw[len(ev):]).all()
+                    assert len(run.cum_quality(i, split, centred)) == len(ev) == len(run.cum_utility(i, split, centred))
+            if run.is_regression:
+                assert np.isfinite(run.output_corr(i)).all()
+            else:
+                cm = run.class_means(i)
+                assert cm.shape[1] == run.num_classes and np.isfinite(cm).all()
+            assert all(len(t) and t.dtype.kind == "i" for t in run.top_inputs(i))
+        m = run.model()
+        assert sum(p.numel() for p in m.parameters()) > 0
+
+
+def test_profiles_are_tables_and_smoke_is_quick_shrunk():
+    q, s = profiles.table("quick"), profiles.table("smoke")
+    assert list(q) == list(s)                       # same labels, same kinds of run
+    for k in q:
+        assert q[k].head_only == s[k].head_only and q[k].loss == s[k].loss and q[k].task == s[k].task
+        assert s[k].dataset not in profiles.IMAGE_SETS and s[k].epochs <= 3
+    assert {c.dataset for c in q.values()} >= {"mnist", "fashion-mnist", "modadd"}
+    frozen = s["dlgn image: DLGN, frozen learned gates"]
+    assert frozen.init_gates_from == s["dlgn image: DLGN"].hash
+    seeded = profiles.by_setting(profiles.group("quick", "batch norm"))
+    assert {k: [c.seed for c in v] for k, v in seeded.items()} == {"no BN": [0, 1, 2], "BN": [0, 1, 2]}
