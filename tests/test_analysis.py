@@ -112,3 +112,44 @@ def test_profiles_are_tables_and_smoke_is_quick_shrunk():
     assert frozen.init_gates_from == s["dlgn image: DLGN"].hash
     seeded = profiles.by_setting(profiles.group("quick", "batch norm"))
     assert {k: [c.seed for c in v] for k, v in seeded.items()} == {"no BN": [0, 1, 2], "BN": [0, 1, 2]}
+
+
+def fake_run(rows, **cfg):
+    """A Run built from a metrics table alone (no arrays), for the claims rules."""
+    import pandas as pd
+    from pathlib import Path
+
+    from nfl_utils.run import Run
+    return Run(Path("/nonexistent/" + "0" * 16), Config(**cfg), {"num_classes": 10}, pd.DataFrame(rows), {})
+
+
+def test_claims_rules_on_synthetic_runs():
+    from nfl_utils import claims
+
+    def runs(dlrs, acc=0.9):
+        return [fake_run([{"epoch": 0, "train_dlr": 0.6, "test_acc": 0.1}, {"epoch": 1, "train_dlr": d, "test_acc": acc}],
+                         seed=i) for i, d in enumerate(dlrs)]
+    g = {"BN": runs([0.10, 0.12, 0.11]), "no BN": runs([0.30, 0.31, 0.29])}
+    assert claims.seeded_contrast("C12", g, "BN", "no BN", "lower", "s")["verdict"] == "agrees"
+    g = {"BN": runs([0.40, 0.42, 0.41]), "no BN": runs([0.30, 0.31, 0.29])}
+    assert claims.seeded_contrast("C12", g, "BN", "no BN", "lower", "s")["verdict"] == "disagrees"
+    g = {"BN": runs([0.2, 0.4, 0.3]), "no BN": runs([0.30, 0.31, 0.29])}
+    assert claims.seeded_contrast("C12", g, "BN", "no BN", "lower", "s")["verdict"] == "partly"
+    # lr: best accuracy at the lowest D_LR
+    lr = {"lr=0.01": runs([0.3, 0.31, 0.3], 0.90), "lr=0.1": runs([0.1, 0.11, 0.1], 0.95)}
+    assert claims.lr_claim(lr, "s")["verdict"] == "agrees"
+    lr = {"lr=0.01": runs([0.3, 0.31, 0.3], 0.96), "lr=0.1": runs([0.1, 0.11, 0.1], 0.95)}
+    assert claims.lr_claim(lr, "s")["verdict"] == "disagrees"
+    # grokking: D_LR rises after memorisation → disagrees; never groks → not testable
+    steps = [0, 100, 200, 2000, 4000]
+    rows = lambda dl, te: [{"epoch": s, "step": s, "train_acc": a, "test_acc": t, "train_dlr": d, "train_u_gap": 1.0,
+                            "nc1": 1.0} for s, a, t, d in zip(steps, [0, 0.5, 0.95, 1, 1], te, dl)]
+    groks = [0, 0, 0, 0.5, 0.95]
+    assert claims.grokking_claim(fake_run(rows([0.5, 0.4, 0.3, 0.2, 0.1], groks)))["verdict"] == "agrees"
+    assert claims.grokking_claim(fake_run(rows([0.1, 0.2, 0.3, 0.4, 0.5], groks)))["verdict"] == "disagrees"
+    assert claims.grokking_claim(fake_run(rows([0.1] * 5, [0, 0.3, 0.95, 0.96, 0.97])))["verdict"] == "not testable here"
+    # shuffled labels: a net that did not memorise cannot test the claim
+    sh = {"clean": runs([0.1, 0.1, 0.1], 0.9), "shuffled": [fake_run([{"train_dlr": 0.1, "test_acc": 0.1, "train_acc": 0.5}])]}
+    for r in sh["clean"]:
+        r.metrics["train_acc"] = 1.0
+    assert claims.shuffle_claim(sh, 10, "s")["verdict"] == "not testable here"
