@@ -51,9 +51,17 @@ REPORTED = {
 }
 
 
-def _ms(values, fmt="{:.3f}") -> str:
+def mean_spread(values, fmt="{:.3f}") -> str:
+    """'mean ± half-range' over seeds (just the mean for one value)."""
     v = np.asarray(values, dtype=float)
     return fmt.format(v.mean()) + (f" ± {V.spread(v) / 2:.3f}" if v.size > 1 else "")
+
+
+def seed_table(groups: dict, columns: list[tuple[str, str]]) -> "pd.DataFrame":
+    """Final value of each (column, label): mean ± half-range over the seeds of each setting."""
+    import pandas as pd
+
+    return pd.DataFrame({k: {lab: mean_spread(_final(runs, col)) for col, lab in columns} for k, runs in groups.items()}).T
 
 
 def _final(runs, col):
@@ -72,8 +80,8 @@ def main_claims(main: dict, C: int) -> list[dict]:
     setting = "; ".join(f"{n}: {r.cfg.dataset} {r.cfg.model} {r.cfg.loss}, {r.cfg.epochs} ep" for n, r in full.items())
     rows = []
     firsts = {n: A.first_epoch_in(r) for n, r in full.items()}
-    early = {n: e is not None and e <= r.cfg.epochs // 2 and A.stays_in(r) for (n, r), e in zip(full.items(), firsts.values())}
-    late = {n: e is not None and A.stays_in(r) for n, (r, e) in zip(full, zip(full.values(), firsts.values()))}
+    late = {n: firsts[n] is not None and A.stays_in(r) for n, r in full.items()}
+    early = {n: late[n] and firsts[n] <= r.cfg.epochs // 2 for n, r in full.items()}
     meas = "; ".join(f"{n}: first MF epoch {firsts[n]}" + ("" if firsts[n] is None else f" of {full[n].cfg.epochs}")
                      + f", final gap {A.regime_numbers(full[n])['gap']:.1f}" for n in full)
     v = V.AGREES if any(early.values()) else V.PARTLY if any(late.values()) else V.DISAGREES
@@ -130,8 +138,8 @@ def seeded_contrast(cid, groups: dict, a: str, b: str, expected: str, setting: s
     """D_LR of setting ``a`` against ``b`` over seeds; ``expected``: 'lower' or 'higher'."""
     da, db = _final(groups[a], "train_dlr"), _final(groups[b], "train_dlr")
     obs = V.compare(da, db)
-    meas = (f"{a}: D_LR {_ms(da)} (test {_ms(_final(groups[a], 'test_acc'))}); {b}: D_LR {_ms(db)} "
-            f"(test {_ms(_final(groups[b], 'test_acc'))}); {len(da)} seeds, ± half-range")
+    meas = (f"{a}: D_LR {mean_spread(da)} (test {mean_spread(_final(groups[a], 'test_acc'))}); {b}: D_LR {mean_spread(db)} "
+            f"(test {mean_spread(_final(groups[b], 'test_acc'))}); {len(da)} seeds, ± half-range")
     return _row(cid, setting, meas + f"; {a} is {obs}", V.direction_verdict(obs, expected))
 
 
@@ -139,7 +147,7 @@ def lr_claim(groups: dict, setting: str) -> dict:
     acc = {k: np.mean(_final(v, "test_acc")) for k, v in groups.items()}
     dlr = {k: np.mean(_final(v, "train_dlr")) for k, v in groups.items()}
     best, lowest = max(acc, key=acc.get), min(dlr, key=dlr.get)
-    meas = "; ".join(f"{k}: test {_ms(_final(v, 'test_acc'))}, D_LR {_ms(_final(v, 'train_dlr'))}" for k, v in groups.items())
+    meas = "; ".join(f"{k}: test {mean_spread(_final(v, 'test_acc'))}, D_LR {mean_spread(_final(v, 'train_dlr'))}" for k, v in groups.items())
     sep = V.compare(_final(groups[best], "train_dlr"), _final(groups[lowest], "train_dlr")) if best != lowest else "same"
     v = V.AGREES if best == lowest else (V.PARTLY if sep == "no clear difference" else V.DISAGREES)
     return _row("C6", setting, meas + f"; best accuracy at {best}, lowest D_LR at {lowest}", v)
@@ -191,7 +199,7 @@ def robustness_claim(wd: dict, ts: dict) -> dict:
 def size_claim(groups: dict) -> dict:
     keys = list(groups)
     obs = V.compare(_final(groups[keys[-1]], "train_dlr"), _final(groups[keys[0]], "train_dlr"))
-    meas = "; ".join(f"{k}: D_LR {_ms(_final(v, 'train_dlr'))}" for k, v in groups.items())
+    meas = "; ".join(f"{k}: D_LR {mean_spread(_final(v, 'train_dlr'))}" for k, v in groups.items())
     return _row("C13", "small MLP, 3 seeds", meas + f"; largest n is {obs} than smallest",
                 V.AGREES if obs != "no clear difference" else V.DISAGREES, "a change beyond the seed spread")
 

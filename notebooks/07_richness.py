@@ -29,7 +29,6 @@ profile = "quick"
 # %%
 import matplotlib.pyplot as plt
 import numpy as np
-import pandas as pd
 from IPython.display import Markdown, display
 
 from nfl_utils import claims, plots, profiles, verdicts
@@ -42,11 +41,6 @@ measures = [("train_dlr", "D_LR"), ("s_init", "S_init = CKA(K_t, K_0)"), ("theta
             ("theta_dist", "‖θ − θ₀‖"), ("nc1", "NC1")]
 
 
-def seed_table(groups):
-    """Final value of each measure: mean ± half-range over seeds."""
-    return pd.DataFrame({k: {lab: claims._ms([r.final(col) for r in runs]) for col, lab in measures + [("test_acc", "test acc")]}
-                         for k, runs in groups.items()}).T
-
 
 def sweep_figure(name, stem):
     fig, axes = plt.subplots(1, len(measures), figsize=(19, 3.6))
@@ -58,7 +52,7 @@ def sweep_figure(name, stem):
     axes[0].legend(fontsize="x-small")
     fig.suptitle(f"D_LR and older measures against epoch, {name} varied (3 seeds each, {profile} profile)")
     fig.tight_layout()
-    tab = seed_table(G[name])
+    tab = claims.seed_table(G[name], measures + [("test_acc", "test acc")])
     plots.save(fig, stem, f"D_LR, S_init, ‖θ‖², ‖θ−θ₀‖ and NC1 against epoch, {name} varied; one line per seed.",
                {f"{k}: D_LR / S_init / test acc": f"{r['D_LR']} / {r['S_init = CKA(K_t, K_0)']} / {r['test acc']}"
                 for k, r in tab.iterrows()}, profile)
