@@ -42,8 +42,11 @@ figures: $(EXECUTED)
 build/$(PROFILE)/%.ipynb: notebooks/%.py $(STAMP) $(PKG)
 	@mkdir -p build/$(PROFILE) $(NFL_FIGURES_DIR)/$(PROFILE)
 	$(BIN)/jupytext --quiet --to ipynb --set-kernel $(KERNEL) -o build/$(PROFILE)/$*.src.ipynb $<
-	NFL_HEADLESS=1 $(BIN)/papermill --log-level WARNING -k $(KERNEL) --cwd $(CURDIR) -p profile $(PROFILE) \
-		build/$(PROFILE)/$*.src.ipynb build/$(PROFILE)/$*.tmp.ipynb && mv build/$(PROFILE)/$*.tmp.ipynb $@
+	@echo "== $* ($(PROFILE)) =="
+	@start=$$(date +%s); NFL_HEADLESS=1 $(BIN)/papermill --log-level WARNING --no-progress-bar --stderr-file - \
+		-k $(KERNEL) --cwd $(CURDIR) -p profile $(PROFILE) \
+		build/$(PROFILE)/$*.src.ipynb build/$(PROFILE)/$*.tmp.ipynb && mv build/$(PROFILE)/$*.tmp.ipynb $@ && \
+		echo "== $* done in $$(( $$(date +%s) - start )) s =="
 	@rm -f build/$(PROFILE)/$*.src.ipynb
 
 $(filter-out build/$(PROFILE)/01_%,$(EXECUTED)): $(filter build/$(PROFILE)/01_%,$(EXECUTED))
@@ -63,7 +66,7 @@ test-fast: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m nfl_utils.bench spectrum
-	$(BIN)/python -m nfl_utils.bench train
+	$(BIN)/python -m nfl_utils.bench measure --profile $(PROFILE)
 
 GRID ?= grids/example.yaml
 sweep: $(STAMP)

@@ -223,6 +223,32 @@ def sweep(args):
     print(f"speed-up: {times['serial'] / times['ray']:.2f}x")
 
 
+def measure_share(args):
+    """Training and measuring seconds of every run of a profile, as recorded in each run's meta."""
+    from nfl_utils import profiles
+    from nfl_utils.store import is_complete, load_run, runs_dir
+
+    print(f"# measurement share of training, profile {args.profile} (from each run's meta.json; "
+          f"store {runs_dir()})")
+    print(f"{'run':<48} {'train s':>8} {'measure s':>9} {'share':>6}")
+    seen, worst, missing = set(), 0.0, 0
+    for label, cfg in profiles.table(args.profile).items():
+        if cfg.hash in seen:
+            continue
+        seen.add(cfg.hash)
+        if not is_complete(runs_dir() / cfg.hash):
+            missing += 1
+            continue
+        m = load_run(runs_dir() / cfg.hash).meta
+        share = m["measure_seconds"] / m["train_seconds"]
+        worst = max(worst, share)
+        print(f"{label[:48]:<48} {m['train_seconds']:>8.1f} {m['measure_seconds']:>9.2f} {share:>6.1%}")
+    if missing:
+        print(f"# {missing} run(s) not in the store: train the profile first (make figures)")
+    print(f"# largest share: {worst:.1%} (target: at most 10%)")
+    return worst
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] == "_case":
@@ -240,6 +266,8 @@ def main(argv=None):
     t.add_argument("--n", type=int, default=None, help="images (default: 50,000 on a GPU, 1,024 on the CPU)")
     t.add_argument("--cpu", action="store_true")
     t.add_argument("--skip-quick", action="store_true", help="skip the quick-profile CPU rows")
+    ms = sub.add_parser("measure", help="measurement share of training per run of a profile (from the store)")
+    ms.add_argument("--profile", default="quick")
     w = sub.add_parser("sweep", help="a grid on 2 local Ray workers vs serial")
     w.add_argument("--workers", type=int, default=2)
     w.add_argument("--epochs", type=int, default=15)
@@ -250,6 +278,8 @@ def main(argv=None):
         sweep(args)
     elif args.what == "train":
         train_bench(args)
+    elif args.what == "measure":
+        measure_share(args)
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ def make_model(cfg: Config, data) -> torch.nn.Module:
     return build_model(cfg.model, data.input_shape, n_out, width=cfg.width, depth=cfg.depth,
                        activation=cfg.activation, channels=cfg.channels, batch_norm=cfg.batch_norm,
                        dlgn_beta=cfg.dlgn_beta, value_input=cfg.value_input, init_scale=cfg.init_scale,
-                       output_scale=cfg.output_scale)
+                       output_scale=cfg.output_scale, hot_inputs=2 if cfg.dataset == "modadd" else 0)
 
 
 def make_optimizer(cfg: Config, params) -> torch.optim.Optimizer:

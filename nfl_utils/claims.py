@@ -170,7 +170,7 @@ def shuffle_claim(groups: dict, C: int, setting: str) -> dict:
 def grokking_claim(run) -> dict:
     ok, s_tr, s_te = V.grokked(run.steps, run.metrics["train_acc"], run.metrics["test_acc"])
     d = run.metrics["train_dlr"].to_numpy()
-    setting = f"modadd p={run.cfg.modadd_p}, {run.cfg.modadd_fraction:.0%} train, MLP width {run.cfg.width}, AdamW wd {run.cfg.weight_decay:g}"
+    setting = f"modadd p={run.cfg.modadd_p}, {run.cfg.modadd_fraction:.0%} train, MLP width {run.cfg.width}, AdamW lr {run.cfg.lr:g}, wd {run.cfg.weight_decay:g}"
     if not ok:
         return _row("C11", setting, f"train ≥ 90% at step {s_tr}, test ≥ 90% at step {s_te}", V.UNTESTABLE,
                     "did not grok by our rule (train ≥ 90% at least 10× earlier than test ≥ 90%)")

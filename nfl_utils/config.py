@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from .data import DATASETS, canonical_name
 from .models import ACTIVATIONS, MODELS
 
-SCHEMA = 2   # bump when what a run records changes: old runs then get new directories
+SCHEMA = 3   # bump when what a run records changes: old runs then get new directories
 
 
 def _f(default, help: str):
@@ -106,12 +106,21 @@ class Config:
             bad("shuffle_fraction", "must be in [0, 1]")
         if not 0 < self.modadd_fraction < 1:
             bad("modadd_fraction", "must be in (0, 1)")
-        if self.train_size is not None and self.train_size < 2:
-            bad("train_size", "must be at least the number of classes")
+        C = self.num_classes
+        if self.train_size is not None and self.train_size < C:
+            bad("train_size", f"must be at least the number of classes ({C})")
+        for name in ("measure_size", "test_measure_size"):
+            if getattr(self, name) < C:
+                bad(name, f"must be at least the number of classes ({C}): the measures need every class")
         if any(c < 0 or c > self.epochs for c in self.checkpoints):
             bad("checkpoints", f"epochs must lie in [0, epochs={self.epochs}]")
 
     # -- derived
+    @property
+    def num_classes(self) -> int:
+        """Classes of the dataset (known from its name; 2 for the DLGN benchmarks, p for modadd)."""
+        return {"cifar100": 100, "circle": 2, "oblique-tree": 2, "modadd": self.modadd_p}.get(self.dataset, 10)
+
     @property
     def checkpoint_epochs(self) -> tuple:
         if self.checkpoints:

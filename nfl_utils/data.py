@@ -107,7 +107,7 @@ def load_dataset(name: str = "mnist1d", root=None, *, train_size: int | None = N
         xtr, xte = (xtr - mean[0]) / std[0], (xte - mean[0]) / std[0]
         xtr, xte = torch.from_numpy(xtr.astype(np.float32)), torch.from_numpy(xte.astype(np.float32))
     else:
-        raw_tr, ytr, raw_te, yte = read_images(key, data_root(root), download, verify)
+        raw_tr, ytr, raw_te, yte = _read_cached(key, data_root(root), download, verify)
         mean, std = NORMALISATION[key]
         xtr, xte = _normalise(raw_tr, mean, std), _normalise(raw_te, mean, std)
     ytr, yte = torch.as_tensor(ytr, dtype=torch.int64), torch.as_tensor(yte, dtype=torch.int64)
@@ -125,6 +125,18 @@ def load_dataset(name: str = "mnist1d", root=None, *, train_size: int | None = N
     t_idx = class_balanced_indices(yte, t_size, num_classes, seed=seed + 2)
     return DataBundle(key, xtr, ytr, xte, yte, num_classes, m_idx, t_idx, y_clean, mask,
                       tuple(mean), tuple(std))
+
+
+_RAW: dict = {}     # raw image arrays already read in this process (a sweep reads one dataset many times)
+
+
+def _read_cached(key, root, download, verify):
+    k = (key, str(root), verify, str(cache_dir()))
+    if k not in _RAW:
+        _RAW.clear()                    # one dataset at a time: bounded memory
+        _RAW[k] = read_images(key, root, download, verify)
+    xtr, ytr, xte, yte = _RAW[k]
+    return xtr, torch.as_tensor(ytr).clone(), xte, torch.as_tensor(yte).clone()   # images are only read
 
 
 def modular_addition(p: int = 97, fraction: float = 0.4, seed: int = 0):

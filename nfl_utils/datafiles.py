@@ -4,6 +4,7 @@ torchvision's md5 and decompressed into the cache (``NFL_CACHE_DIR``, default ``
 """
 from __future__ import annotations
 
+import errno
 import gzip
 import hashlib
 import os
@@ -33,10 +34,33 @@ def cache_dir() -> Path:
 TORCHVISION_NAMES = {"mnist": "MNIST", "fashion-mnist": "FashionMNIST", "cifar10": "CIFAR10", "cifar100": "CIFAR100"}
 
 
+NUM_CLASSES = {"mnist": 10, "fashion-mnist": 10, "cifar10": 10, "cifar100": 100}
+NO_WRITE = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
+
+
 def read_images(key, root, download, verify):
-    if key in ("mnist", "fashion-mnist"):
-        return _read_mnist_like(key, root, download, verify)
-    return _read_cifar(key, root, download, verify)
+    """(x_train, y_train, x_test, y_test) of an image dataset, labels checked to lie in 0..C−1."""
+    try:
+        out = (_read_mnist_like if key in ("mnist", "fashion-mnist") else _read_cifar)(key, root, download, verify)
+    except OSError as e:
+        if e.errno in NO_WRITE:
+            raise cannot_write(e) from e
+        raise
+    C = NUM_CLASSES[key]
+    for split, y in (("training", out[1]), ("test", out[3])):
+        y = torch.as_tensor(y)
+        if len(y) == 0 or int(y.min()) < 0 or int(y.max()) >= C:
+            raise DataError(f"the {key} {split} labels are not in 0..{C - 1} (found "
+                            f"{int(y.min()) if len(y) else 'none'}..{int(y.max()) if len(y) else ''}): the files "
+                            f"under {root or cache_dir()} are corrupted. Replace them with torchvision's originals.")
+    return out
+
+
+def cannot_write(e: OSError) -> DataError:
+    """A permission or disk error, said as such: the path and the variable to set."""
+    return DataError(f"cannot write {e.filename or 'into the data cache'}: {e.strerror}. The decompressed "
+                     f"datasets go to the cache {cache_dir()}: set {CACHE_ENV} to a writable folder with a "
+                     f"few hundred MB free")
 
 
 def tv_class(key):
@@ -73,7 +97,9 @@ def _idx_ok(path: Path) -> bool:
             head = f.read(4)
             ndim = head[3]
             dims = np.frombuffer(f.read(4 * ndim), dtype=">u4")
-        return len(dims) == ndim and os.path.getsize(path) == 4 + 4 * ndim + int(np.prod(dims))
+        # magic: two zero bytes, type 0x08 (unsigned bytes), 1 (labels) or 3 (images) dimensions
+        return (head[:3] == b"\x00\x00\x08" and ndim in (1, 3) and len(dims) == ndim
+                and os.path.getsize(path) == 4 + 4 * ndim + int(np.prod(dims)))
     except (OSError, IndexError):
         return False
 
@@ -115,7 +141,12 @@ def _read_mnist_like(key, root, download, verify):
             if not (out / f).exists() or not _idx_ok(out / f):
                 try:
                     atomic_write(out / f, lambda fh: _gunzip(src, fh))
-                except (OSError, EOFError, gzip.BadGzipFile) as e:
+                except OSError as e:
+                    if e.errno in NO_WRITE:
+                        raise cannot_write(e) from e
+                    raise DataError(f"{src} cannot be decompressed ({e}): it is corrupted or "
+                                    "truncated. Replace it with torchvision's original.") from e
+                except (EOFError, gzip.BadGzipFile) as e:
                     raise DataError(f"{src} cannot be decompressed ({e}): it is corrupted or "
                                     "truncated. Replace it with torchvision's original.") from e
         return _tv_load(cls, cache_root)

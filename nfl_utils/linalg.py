@@ -52,12 +52,11 @@ def as_matrix(x, name: str, n: int | None = None, device=None, allow_1d: bool = 
         raise ValueError(f"{name} is empty (shape {tuple(t.shape)}): need at least one row and column")
     if n is not None and t.shape[0] != n:
         raise ValueError(f"{name} has {t.shape[0]} rows but phi has {n}: pass the same samples")
-    if not t.is_floating_point():
-        t = t.double()
+    t = t.to(torch.float64)        # first: a float16 column sum can overflow where float64 does not
     if check_finite and not bool(torch.isfinite(t.sum(0)).all()):
         raise ValueError(f"{name} contains NaN or inf values; check the network (diverged "
                          "training, a too-large learning rate) before measuring")
-    return t.to(torch.float64)
+    return t
 
 
 def one_hot_labels(F):

@@ -65,24 +65,6 @@ def forward_all(model, x, batch=2048, amp=False, channels_last=False):
     return torch.cat(phis), torch.cat(outs)
 
 
-@torch.no_grad()
-def evaluate(model, x, y, cfg, num_classes, batch=2048):
-    """Mean loss and accuracy over a whole split, without per-batch host syncs."""
-    model.eval()
-    dev = next(model.parameters()).device
-    tot_loss = torch.zeros((), device=dev, dtype=torch.float64)
-    tot_ok = torch.zeros((), device=dev, dtype=torch.long)
-    for i in range(0, len(x), batch):
-        xb, yb = x[i:i + batch].to(dev), y[i:i + batch].to(dev)
-        if cfg.channels_last and xb.ndim == 4:
-            xb = xb.contiguous(memory_format=torch.channels_last)
-        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=cfg.amp and dev.type == "cuda"):
-            out = model(xb)
-        tot_loss += loss_fn(out, yb, cfg, num_classes).double() * len(yb)
-        tot_ok += correct(out, yb, cfg, num_classes)
-    return float(tot_loss) / len(x), float(tot_ok) / len(x)
-
-
 def flat_params(model) -> torch.Tensor:
     return torch.cat([p.detach().flatten().double() for p in model.parameters()])
 
@@ -108,29 +90,46 @@ def centred_gram_norm(phi) -> float:
     return float(torch.linalg.matrix_norm(X.T @ X))
 
 
-def measure(model, data, cfg, phi0, theta0, phi0_norm: float | None = None) -> tuple[dict, dict]:
-    """One checkpoint: a row of scalars and a dict of arrays (see module docstring)."""
+def features_and_outputs(model, x, cfg, cache: dict | None = None, key: str = ""):
+    """(Φ, f̂) on ``x``. For a head-only run Φ is frozen (features in eval mode, no gradient), so
+    ``cache`` keeps Φ of the first call and later calls only apply the head: the same numbers,
+    without a pass through the network."""
+    if cache is None or not cfg.head_only or cfg.amp:
+        return forward_all(model, x, amp=cfg.amp, channels_last=cfg.channels_last)
+    if key not in cache:
+        cache[key] = forward_all(model, x, amp=cfg.amp, channels_last=cfg.channels_last)[0]
+    phi = cache[key]
+    model.eval()
+    with torch.no_grad():
+        out = model.head(phi.to(next(model.head.parameters()).dtype)) * model.output_scale
+    return phi, out.float()
+
+
+def measure(model, data, cfg, phi0, theta0, phi0_norm: float | None = None,
+            cache: dict | None = None) -> tuple[dict, dict]:
+    """One checkpoint: a row of scalars and a dict of arrays (see module docstring). Loss and
+    accuracy come from the measurement sets' forward passes, which the spectra need anyway:
+    the training measurement set (the labels trained on) and the test measurement set (the whole
+    test split when ``test_measure_size`` reaches its length). ``cache``: see
+    :func:`features_and_outputs`."""
     t0 = time.perf_counter()
     C = data.num_classes
     regress = cfg.task == "regress"
     row, arrays = {}, {}
-    row["test_loss"], row["test_acc"] = evaluate(model, data.x_test, data.y_test, cfg, C)
     kC = 2 if regress else C    # the collapsed state has C modes, or {1, f̂} for a scalar target
 
+    tphi, tout = features_and_outputs(model, data.x_test[data.test_measure_idx], cfg, cache, "test")
+    ty = data.y_test[data.test_measure_idx].to(tphi.device)
+    row["test_loss"] = float(loss_fn(tout, ty, cfg, C))
+    row["test_acc"] = float(correct(tout, ty, cfg, C)) / len(ty)
+
     idx = data.measure_idx
-    phi, out = forward_all(model, data.x_train[idx], amp=cfg.amp, channels_last=cfg.channels_last)
+    phi, out = features_and_outputs(model, data.x_train[idx], cfg, cache, "train")
     y = data.y_train[idx].to(phi.device)
-    # train loss and accuracy on the training measurement set (the labels trained on), from the
-    # forward pass the spectrum needs anyway (docs/measures.md: a class-balanced subset, exact when
-    # measure_size covers the training set)
     row["train_loss"] = float(loss_fn(out, y, cfg, C))
     row["train_acc"] = float(correct(out, y, cfg, C)) / len(y)
     fstar = targets_for(y, cfg, C)
     specs, acc = _spectral(phi, fstar, out, kC, "train", row, arrays)
-
-    tphi, tout = forward_all(model, data.x_test[data.test_measure_idx], amp=cfg.amp,
-                             channels_last=cfg.channels_last)
-    ty = data.y_test[data.test_measure_idx].to(tphi.device)
     _spectral(tphi, targets_for(ty, cfg, C), tout, kC, "test", row, arrays)
 
     norm_t = torch.linalg.matrix_norm(acc.gram(centre=True))        # reuse ‖ΦcᵀΦc‖_F from the accumulator

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 MODELS = ("mlp", "cnn", "vgg16", "vgg16_bn", "resnet18", "dlgn", "dlgn_sf")
@@ -31,11 +32,27 @@ def _act(name):
     return ACTIVATIONS[name]()
 
 
-def mlp(input_shape, num_outputs, width=256, depth=2, activation="relu"):
+class HotLinear(nn.Linear):
+    """``nn.Linear`` for inputs whose rows have exactly ``hot`` entries equal to 1 and the rest 0
+    (modular addition's [one-hot a, one-hot b]): the same parameters and the same function, computed
+    as a sum of ``hot`` weight columns (and back-propagated into them) instead of a dense product."""
+
+    def __init__(self, d_in, d_out, hot: int):
+        super().__init__(d_in, d_out)
+        self.hot = hot
+
+    def forward(self, x):
+        idx = torch.topk(x, self.hot, dim=1).indices
+        return F.embedding_bag(idx, self.weight.t(), mode="sum") + self.bias
+
+
+def mlp(input_shape, num_outputs, width=256, depth=2, activation="relu", hot_inputs: int = 0):
+    """``hot_inputs`` > 0: the inputs are rows of that many ones (see :class:`HotLinear`)."""
     d_in = math.prod(input_shape)
     layers, d = [nn.Flatten()], d_in
-    for _ in range(depth):
-        layers += [nn.Linear(d, width), _act(activation)]
+    for i in range(depth):
+        layers += [HotLinear(d, width, hot_inputs) if i == 0 and hot_inputs else nn.Linear(d, width),
+                   _act(activation)]
         d = width
     return nn.Sequential(*layers), nn.Linear(d, num_outputs)
 
@@ -98,11 +115,11 @@ def resnet18(input_shape, num_outputs):
 
 def build_model(name: str, input_shape, num_outputs: int, *, width=256, depth=2, activation="relu",
                 channels=32, batch_norm=False, init_scale=1.0, output_scale=1.0, dlgn_beta=30.0,
-                value_input="pwc") -> Net:
+                value_input="pwc", hot_inputs: int = 0) -> Net:
     """Build a model by name (one of ``MODELS``). ``init_scale`` multiplies every parameter at init."""
     key = name.lower()
     if key == "mlp":
-        f, h = mlp(input_shape, num_outputs, width, depth, activation)
+        f, h = mlp(input_shape, num_outputs, width, depth, activation, hot_inputs)
     elif key == "cnn":
         f, h = cnn(input_shape, num_outputs, width, channels, activation, batch_norm)
     elif key in ("vgg16", "vgg16_bn"):

@@ -43,9 +43,31 @@ def save(fig, stem: str, caption: str, numbers: dict | None = None, profile: str
     fig.savefig(out / f"{stem}.pdf", metadata={"CreationDate": None, "ModDate": None, "Producer": None,
                                                 "Creator": None})
     clean = {k: _plain(v) for k, v in (numbers or {}).items()}
-    (out / f"{stem}.json").write_text(json.dumps({"stem": stem, "caption": caption, "numbers": clean},
-                                                 indent=1, ensure_ascii=False) + "\n")
+    (out / f"{stem}.json").write_text(json.dumps({"stem": stem, "caption": caption, "numbers": clean,
+                                                  **provenance(profile)}, indent=1, ensure_ascii=False) + "\n")
     return out / f"{stem}.png"
+
+
+def source_hash() -> str:
+    """sha256 (12 hex) of the package and notebook sources: the same on every machine and clone
+    that holds the same code (unlike a commit id, it does not change when only the figures do)."""
+    import hashlib
+
+    root = Path(__file__).resolve().parent
+    h = hashlib.sha256()
+    for f in sorted([*root.glob("*.py"), *root.parent.glob("notebooks/*.py")]):
+        h.update(f.name.encode() + b"\0" + f.read_bytes())
+    return h.hexdigest()[:12]
+
+
+def provenance(profile: str) -> dict:
+    """What a figure's JSON records about how it was made: the source hash and the seeds of the
+    profile's runs (initialisation/data order, and the data subsets)."""
+    from . import profiles
+
+    table = profiles.table(profile) if profile in profiles.PROFILES else {}
+    return {"source": source_hash(), "profile": profile,
+            "seeds": sorted({c.seed for c in table.values()}), "data_seeds": sorted({c.data_seed for c in table.values()})}
 
 
 def slug(name: str) -> str:
@@ -90,9 +112,16 @@ def build_index(folder) -> Path:
     return path
 
 
+INDEX_DIGITS = 3     # significant digits in index.md: what two builds with float-rounding-level
+                     # differences reproduced (docs/measures.md, "Reproducibility"); the JSON keeps all
+NUMERICAL_ZERO = 1e-12
+
+
 def _fmt(v):
     if isinstance(v, float):
-        return f"{v:.4g}"
+        if abs(v) < NUMERICAL_ZERO:
+            return f"0 (below {NUMERICAL_ZERO:g})"
+        return f"{v:.{INDEX_DIGITS}g}"
     return str(v)
 
 

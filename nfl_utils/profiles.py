@@ -30,28 +30,36 @@ def with_head_only(name: str, cfg: Config) -> dict[str, Config]:
 SGD = dict(optimizer="sgd", momentum=0.9, weight_decay=5e-4, batch_size=128)
 # The headline net: MLP 784-512-512-512 on 10,000 MNIST images, SGD + weight decay, 20 epochs.
 MLP = Config(dataset="mnist", model="mlp", width=512, depth=3, train_size=10_000, epochs=20, lr=0.1, loss="mse",
-             measure_size=2000, test_measure_size=2000, checkpoints=(0, 1, 2, 5, 10, 20), **SGD)
-CNN = Config(dataset="fashion-mnist", model="cnn", width=256, channels=16, train_size=10_000, epochs=20, lr=0.05,
-             loss="mse", measure_size=2000, test_measure_size=2000, checkpoints=(0, 1, 2, 5, 10, 20), **SGD)
-# The small net of the seeded richness contrasts: MLP 784-256-256 on 5,000 images, measured at 0, 5, 20.
-SMALL = MLP.replace(width=256, depth=2, train_size=5000, measure_size=1000, checkpoints=(0, 5, 20))
-SMALL_CNN = CNN.replace(channels=8, width=128, train_size=5000, epochs=10, measure_size=1000, checkpoints=(0, 10))
+             measure_size=2000, test_measure_size=5000, checkpoints=(0, 1, 2, 5, 10, 20), **SGD)
+CNN = Config(dataset="fashion-mnist", model="cnn", width=256, channels=16, train_size=10_000, epochs=10, lr=0.05,
+             loss="mse", measure_size=2000, test_measure_size=5000, checkpoints=(0, 1, 2, 5, 10), **SGD)
+# The small net of the seeded richness contrasts: MLP 784-256-256 on 5,000 images, 10 epochs, measured at 0, 5, 10.
+SMALL = MLP.replace(width=256, depth=2, train_size=5000, epochs=10, measure_size=1000, test_measure_size=2000,
+                    checkpoints=(0, 5, 10))
+SMALL_CNN = CNN.replace(channels=8, width=128, train_size=5000, epochs=6, measure_size=1000, test_measure_size=2000,
+                        checkpoints=(0, 3, 6))
 # Shuffled labels: 1,000 images memorised with Adam (train accuracy must reach 95% for the claim).
-MEMO = SMALL.replace(train_size=1000, optimizer="adam", lr=1e-3, weight_decay=0.0, batch_size=100, epochs=150,
-                     loss="ce", checkpoints=(0, 10, 50, 150))
-# Grokking: modular addition mod 97, 40% of the pairs, MLP 194-512-97, AdamW wd 1, full batch.
-GROK = Config(dataset="modadd", model="mlp", width=512, depth=1, optimizer="adamw", lr=1e-3, weight_decay=1.0,
-              batch_size=4096, epochs=5000, loss="ce", measure_size=4096, test_measure_size=6000,
-              checkpoints=(0, 50, 100, 200, 300, 500, 750, 1000, 1500, 2000, 2500, 3000, 3500, 4000, 4500, 5000))
+MEMO = SMALL.replace(train_size=1000, optimizer="adam", lr=1e-3, weight_decay=0.0, batch_size=100, epochs=60,
+                     loss="ce", checkpoints=(0, 10, 30, 60))
+# Grokking: modular addition mod 97, 40% of the pairs, MLP 194-512-97, AdamW (lr 3e-3) wd 1, full batch.
+GROK = Config(dataset="modadd", model="mlp", width=512, depth=1, optimizer="adamw", lr=3e-3, weight_decay=1.0,
+              batch_size=4096, epochs=2400, loss="ce", measure_size=4096, test_measure_size=6000,
+              checkpoints=(0, 50, 100, 200, 400, 800, 1200, 1400, 1600, 1800, 2000, 2400))
 DLGN_IMG = Config(dataset="fashion-mnist", model="dlgn", width=128, depth=3, lr=1e-3, optimizer="adam", momentum=0.0,
-                  batch_size=128, epochs=12, train_size=10_000, measure_size=1000, test_measure_size=1000,
-                  checkpoints=(0, 1, 2, 3, 6, 12))
+                  batch_size=128, epochs=8, train_size=10_000, measure_size=1000, test_measure_size=5000,
+                  checkpoints=(0, 1, 2, 4, 8))
 CIRCLE = Config(dataset="circle", model="dlgn", width=8, depth=3, lr=0.01, optimizer="adam", momentum=0.0,
-                batch_size=100, epochs=400, measure_size=600, test_measure_size=600, save_models=True,
-                checkpoints=(0, 1, 2, 3, 4, 6, 9, 14, 22, 34, 52, 80, 123, 189, 290, 400))
+                batch_size=100, epochs=200, measure_size=600, test_measure_size=600, save_models=True,
+                checkpoints=(0, 1, 2, 3, 4, 6, 9, 14, 22, 34, 52, 80, 123, 200))
 TREE = Config(dataset="oblique-tree", model="dlgn", width=64, depth=4, lr=2e-3, optimizer="adam", momentum=0.0,
-              batch_size=2000, epochs=120, measure_size=1000, test_measure_size=2000,
-              checkpoints=(0, 1, 2, 4, 7, 12, 20, 33, 55, 90, 120))
+              batch_size=2000, epochs=60, measure_size=1000, test_measure_size=2000,
+              checkpoints=(0, 1, 2, 4, 7, 12, 20, 33, 45, 60))
+
+def sized(n: int) -> Config:
+    """SMALL on n images, with about as many steps as SMALL for n below 5,000 (n = 5,000 is SMALL itself)."""
+    e = SMALL.epochs * max(1, 5000 // n)
+    return SMALL.replace(train_size=n, epochs=e, checkpoints=(0, e // 2, e))
+
 
 QUICK: dict[str, Config] = {
     **{f"main: {k}": v for k, v in {**with_head_only("MLP, MSE", MLP),
@@ -68,9 +76,7 @@ QUICK: dict[str, Config] = {
     # α·one-hot targets with the learning rate scaled by 1/α, so the function moves at the same speed
     **{f"target scale: {k}": v for a in (1.0, 0.3, 0.1)
        for k, v in seeds(f"α={a:g}", SMALL.replace(target_scale=a, lr=0.1 / a, momentum=0.0)).items()},
-    **{f"train size: {k}": v for n in (1000, 2000, 5000, 10000)
-       for k, v in seeds(f"n={n}", SMALL.replace(train_size=n, epochs=max(20, 20 * 5000 // n) if n < 5000 else 20,
-                                                 checkpoints=(0, max(20, 20 * 5000 // n) if n < 5000 else 20))).items()},
+    **{f"train size: {k}": v for n in (1000, 2000, 5000) for k, v in seeds(f"n={n}", sized(n)).items()},
     "grokking: modadd": GROK,
     "dlgn circle: DLGN": CIRCLE,
     "dlgn image: deep linear": DLGN_IMG.replace(model="mlp", activation="linear"),
@@ -132,10 +138,10 @@ PAPER: dict[str, Config] = {
         **with_head_only("CIFAR-10 ResNet18, CE", Config(dataset="cifar10", model="resnet18", lr=0.1, epochs=60,
                                                          augment=True, schedule="cosine", loss="ce", amp=True,
                                                          channels_last=True, measure_size=5000,
-                                                         test_measure_size=2000, **SGD)),
+                                                         test_measure_size=10_000, **SGD)),
         **with_head_only("CIFAR-10 MLP, CE", Config(dataset="cifar10", model="mlp", width=1024, depth=3, lr=0.02,
                                                     epochs=60, schedule="cosine", measure_size=5000,
-                                                    test_measure_size=2000, **SGD))}.items()},
+                                                    test_measure_size=10_000, **SGD))}.items()},
 }
 
 

@@ -20,11 +20,20 @@ from .cka import cka_kernels, linear_cka, low_rank_measure_explicit  # noqa: F40
 from .linalg import (EIG_RTOL, RANK_RTOL, ArrayKind, FewSamplesWarning, as_matrix, drop_small,  # noqa: F401
                      eig_desc, one_hot, one_hot_labels, syrk_, warn_few)
 
+def _ptr(x) -> int:
+    if isinstance(x, torch.Tensor):
+        return x.data_ptr()
+    return np.asarray(x).__array_interface__["data"][0] if isinstance(x, np.ndarray) else -1
+
+
 # ----------------------------------------------------------------------------- accumulator
 class SpectralAccumulator:
     """Streams Φ (and optionally targets f* and outputs f̂) batch by batch.
 
-    Holds only p×p, p×C and C×C moments on the device of the first batch.
+    Holds only p×p, p×C and C×C moments on the device of the first batch. The moments are of the
+    rows *shifted* by a reference row (the first row seen; zero for one-hot targets), so centred
+    quantities never subtract two large, nearly equal numbers: features with a large common offset
+    keep their centred spectrum to ~1e-12 relative (docs/measures.md).
 
     >>> acc = SpectralAccumulator()
     >>> for phi_b, y_b, out_b in batches: acc.update(phi_b, y_b, out_b)
@@ -34,13 +43,14 @@ class SpectralAccumulator:
     def __init__(self):
         self.n = 0
         self.kind = None
-        self.S = self.sphi = None
-        self.stats: dict[str, list] = {}
+        self.S = self.sphi = self.ref = None
+        self.stats: dict[str, list] = {}     # name -> [Σ(φ−r)(f−g)ᵀ, Σ(f−g), Σ(f−g)(f−g)ᵀ, g]
 
     def update(self, phi, targets=None, outputs=None):
         if self.kind is None:
             self.kind = ArrayKind(phi)
         dev = self.kind.device
+        given_phi = phi
         phi = as_matrix(phi, "phi", device=dev, check_finite=False)
         n, p = phi.shape
         if self.S is not None and p != self.S.shape[0]:
@@ -49,7 +59,10 @@ class SpectralAccumulator:
         if self.n and set(given) != set(self.stats):
             raise ValueError(f"every batch must give the same arrays; first batch had "
                              f"{sorted(self.stats) or 'phi only'}, this one {sorted(given) or 'phi only'}")
-        col = phi.sum(0)        # any NaN/inf entry makes its column sum non-finite: a cheap check
+        # shift by the reference row, in place when as_matrix made a copy (float32 input)
+        ref = self.ref if self.ref is not None else phi[0].clone()
+        phi = phi.sub_(ref) if phi.data_ptr() != _ptr(given_phi) else phi - ref
+        col = phi.sum(0)        # any NaN/inf entry (or in the reference row) makes a column sum non-finite
         if not bool(torch.isfinite(col).all()):
             raise ValueError("phi contains NaN or inf values; check the network (diverged training, "
                              "a too-large learning rate) before measuring")
@@ -57,36 +70,38 @@ class SpectralAccumulator:
         if self.S is None:
             self.S = torch.zeros(p, p, dtype=torch.float64, device=dev)
             self.sphi = torch.zeros(p, dtype=torch.float64, device=dev)
+            self.ref = ref
             for name, F in Fs.items():
                 C = F.shape[1]
+                g = torch.zeros(C, dtype=torch.float64, device=dev) if one_hot_labels(F)[0] is not None \
+                    else F[0].clone()
                 self.stats[name] = [torch.zeros(p, C, dtype=torch.float64, device=dev),
                                     torch.zeros(C, dtype=torch.float64, device=dev),
-                                    torch.zeros(C, C, dtype=torch.float64, device=dev)]
+                                    torch.zeros(C, C, dtype=torch.float64, device=dev), g]
         for name, F in Fs.items():
             if F.shape[1] != self.stats[name][1].shape[0]:
                 raise ValueError(f"{name} has {F.shape[1]} columns in this batch but "
                                  f"{self.stats[name][1].shape[0]} before")
-        syrk_(self.S, phi)     # upper triangle of ΦᵀΦ on the CPU (half the flops), full elsewhere
+        syrk_(self.S, phi)     # upper triangle of Σ(φ−r)(φ−r)ᵀ on the CPU (half the flops), full elsewhere
         self.sphi += col
         dense = {}
         for name, F in Fs.items():
+            PF, sF, FF, g = self.stats[name]
             labels, scale = one_hot_labels(F)
-            if labels is None:
-                dense[name] = F
-                continue            # (scaled) one-hot targets: ΦᵀF is α × class sums, FᵀF diagonal
-            PF, sF, FF = self.stats[name]
+            if labels is None or bool(g.any()):
+                dense[name] = F - g
+                continue            # (scaled) one-hot targets: Σφfᵀ is α × class sums, FᵀF diagonal
             PF.T.index_add_(0, labels, phi, alpha=scale)
             counts = torch.bincount(labels, minlength=F.shape[1]).double() * scale
             sF += counts
             FF.diagonal().add_(counts * scale)
-        Fs = dense
-        if Fs:                  # all dense cross moments in one product with the stacked outputs
-            G = torch.cat(list(Fs.values()), 1)
+        if dense:               # all dense cross moments in one product with the stacked outputs
+            G = torch.cat(list(dense.values()), 1)
             PG, sG = (G.T @ phi).T, G.sum(0)            # GᵀΦ: the faster layout for BLAS
             j = 0
-            for name, F in Fs.items():
+            for name, F in dense.items():
                 C = F.shape[1]
-                PF, sF, FF = self.stats[name]
+                PF, sF, FF, _ = self.stats[name]
                 PF += PG[:, j:j + C]
                 sF += sG[j:j + C]
                 FF.addmm_(F.T, F)
@@ -94,13 +109,30 @@ class SpectralAccumulator:
         self.n += n
         return self
 
+    # Moments of the data from the shifted ones: with φ' = φ − r, f' = f − g,
+    #   ΣφφT = Σφ'φ'ᵀ + r s'ᵀ + s' rᵀ + n r rᵀ, and centred: Σφ'φ'ᵀ − s' s'ᵀ / n.
+    def _sym(self) -> torch.Tensor:
+        return torch.triu(self.S) + torch.triu(self.S, 1).T
+
     def gram(self, centre: bool = False) -> torch.Tensor:
         """The accumulated ΦᵀΦ (symmetric, p×p), or ΦcᵀΦc with ``centre``."""
-        G = torch.triu(self.S) + torch.triu(self.S, 1).T
+        G, s, r, n = self._sym(), self.sphi, self.ref, self.n
         if centre:
-            mu = self.sphi / self.n
-            G = G - self.n * torch.outer(mu, mu)
-        return G
+            return G - torch.outer(s, s) / n
+        return G + torch.outer(r, s) + torch.outer(s, r) + n * torch.outer(r, r)
+
+    def mean(self) -> torch.Tensor:
+        return self.ref + self.sphi / self.n
+
+    def cross(self, name: str, centre: bool = False):
+        """(ΦᵀF, Fᵀ1, FᵀF) of one accumulated array, or their centred versions (Fᵀ1 then 0)."""
+        PF, sF, FF, g = self.stats[name]
+        s, r, n = self.sphi, self.ref, self.n
+        if centre:
+            return PF - torch.outer(s, sF) / n, torch.zeros_like(sF), FF - torch.outer(sF, sF) / n
+        P = PF + torch.outer(r, sF) + torch.outer(s, g) + n * torch.outer(r, g)
+        FFu = FF + torch.outer(g, sF) + torch.outer(sF, g) + n * torch.outer(g, g)
+        return P, sF + n * g, FFu
 
     def _check(self):
         if self.n == 0:
@@ -109,36 +141,23 @@ class SpectralAccumulator:
     def diagonalize(self, centre: bool = False) -> "Spectrum":
         self._check()
         n, p = self.n, self.S.shape[0]
-        mu = self.sphi / n
-        M = self.gram() / n
-        if centre:
-            M = M - torch.outer(mu, mu)
+        M = self.gram(centre) / n
         rho, V = eig_desc(0.5 * (M + M.T))
         if n <= p:
             warn_few(n, p)
         cross, norms = {}, {}
-        for name, (PF, sF, FF) in self.stats.items():
-            fbar = sF / n
-            B = PF / n
-            norm2 = torch.trace(FF) / n
-            if centre:
-                B = B - torch.outer(mu, fbar)
-                norm2 = norm2 - fbar @ fbar
-            cross[name], norms[name] = B, norm2
-        return Spectrum._build(rho, V, mu if centre else None, cross, norms, n, p, centre, self.kind)
+        for name in self.stats:
+            P, _, FF = self.cross(name, centre)
+            cross[name], norms[name] = P / n, torch.trace(FF) / n
+        return Spectrum._build(rho, V, self.mean() if centre else None, cross, norms, n, p, centre, self.kind)
 
     def low_rank_measure(self) -> float:
-        """D_LR of the accumulated Φ against the accumulated outputs (measures.md)."""
+        """D_LR of the accumulated Φ against the accumulated outputs (measures.md); NaN stays NaN."""
         self._check()
         if "outputs" not in self.stats:
             raise ValueError("D_LR needs the network outputs: pass outputs= to update()")
-        n = self.n
-        mu = self.sphi / n
-        PF, sF, FF = self.stats["outputs"]
-        fbar = sF / n
         Mc = self.gram(centre=True)                            # ΦcᵀΦc
-        Bc = PF - n * torch.outer(mu, fbar)                    # ΦcᵀFc
-        Gc = FF - n * torch.outer(fbar, fbar)                  # FcᵀFc
+        Bc, _, Gc = self.cross("outputs", centre=True)         # ΦcᵀFc, FcᵀFc
         w, U = torch.linalg.eigh(0.5 * (Gc + Gc.T))
         if w.max() <= 0:
             raise ValueError("the outputs are constant over the sample: the span of the centred "
@@ -149,7 +168,7 @@ class SpectralAccumulator:
         if den <= 0:
             raise ValueError("phi is constant over the sample (zero centred kernel): D_LR is undefined")
         d = 1.0 - float((X * X).sum() / den)
-        return min(1.0, max(0.0, d))
+        return d if math.isnan(d) else min(1.0, max(0.0, d))
 
 
 # ----------------------------------------------------------------------------- the result

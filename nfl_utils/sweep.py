@@ -23,8 +23,10 @@ import sys
 import time
 from dataclasses import dataclass, field
 
+from .progress import Reporter
 from .config import Config
 from .store import is_complete, runs_dir
+from .train import user_errors
 
 PID_DIR_ENV = "NFL_SWEEP_PID_DIR"   # workers write <hash>.pid here when they start a run (monitoring, tests)
 
@@ -48,11 +50,38 @@ def expand(grid: dict) -> list[Config]:
     return out
 
 
-def load_grid(path) -> dict:
+def _yaml_loader():
+    """PyYAML's SafeLoader with YAML 1.2 floats: ``1e-3`` is a number (YAML 1.1 reads it as text)."""
+    import re
+
     import yaml
 
-    with open(path) as f:
-        grid = yaml.safe_load(f) or {}
+    class Loader(yaml.SafeLoader):
+        pass
+    Loader.add_implicit_resolver("tag:yaml.org,2002:float", re.compile(
+        r"^[-+]?(?:[0-9][0-9_]*\.[0-9_]*(?:[eE][-+]?[0-9]+)?|\.[0-9_]+(?:[eE][-+]?[0-9]+)?"
+        r"|[0-9][0-9_]*[eE][-+]?[0-9]+|\.inf|\.Inf|\.INF|\.nan|\.NaN|\.NAN)$"), list("-+0123456789."))
+    return Loader
+
+
+def load_grid(path) -> dict:
+    """A grid file: a mapping with ``base`` (a mapping of config fields) and ``vary`` (field → list)."""
+    import yaml
+
+    try:
+        with open(path) as f:
+            grid = yaml.load(f, Loader=_yaml_loader())
+    except yaml.YAMLError as e:
+        raise ValueError(f"grid file {path} is not valid YAML: {e}") from None
+    if not isinstance(grid, dict) or not grid:
+        raise ValueError(f"grid file {path} must be a mapping with 'base' and/or 'vary' (got "
+                         f"{'an empty file' if not grid else type(grid).__name__})")
+    if not {"base", "vary"} & set(grid):
+        raise ValueError(f"grid file {path} has neither 'base' nor 'vary' (keys: {', '.join(map(str, grid))})")
+    for key in ("base", "vary"):
+        if key in grid and not isinstance(grid[key], dict):
+            raise ValueError(f"grid file {path}: '{key}' must be a mapping of config fields, got "
+                             f"{type(grid[key]).__name__}")
     if "base" in grid and "checkpoints" in grid["base"]:
         grid["base"]["checkpoints"] = tuple(grid["base"]["checkpoints"])
     return grid
@@ -80,7 +109,7 @@ def _waves(configs: list[Config]) -> list[list[Config]]:
     return [w for w in (first, later) if w]
 
 
-def _train_one(cfg_dict: dict, store_path: str, threads: int | None):
+def _train_one(cfg_dict: dict, store_path: str, threads: int | None, on_checkpoint=None):
     """Body of a worker task: train one config into the shared store. Returns the run's hash."""
     os.environ["NFL_RUNS_DIR"] = store_path
     import torch
@@ -95,33 +124,48 @@ def _train_one(cfg_dict: dict, store_path: str, threads: int | None):
         os.makedirs(pid_dir, exist_ok=True)
         with open(os.path.join(pid_dir, f"{cfg.hash}.{os.getpid()}.pid"), "w") as f:
             f.write(str(os.getpid()))
-    train(cfg, progress=False)
+    train(cfg, progress=False, on_checkpoint=on_checkpoint)
     return cfg.hash
 
 
 def run_sweep(configs, backend: str = "serial", num_cpus: int | None = None, max_retries: int = 3,
-              progress: bool = True, threads_per_run: int | None = 1) -> SweepResult:
-    """Train every config not yet complete; ``backend`` is 'serial' or 'ray'."""
-    configs = list(configs)
+              progress: bool | str = True, threads_per_run: int | None = 1) -> SweepResult:
+    """Train every config not yet complete; ``backend`` is 'serial' or 'ray'. ``configs`` is a
+    list of configs or a dict {label: config}. ``progress``: True for a one-line counter,
+    ``"lines"`` for a line per run on stderr (:mod:`nfl_utils.progress`; serial backend), False
+    for nothing."""
+    labelled = dict(configs) if isinstance(configs, dict) else {c.hash[:8]: c for c in configs}
     res = SweepResult()
     t0 = time.perf_counter()
-    todo = []
-    for c in configs:
+    todo = {}
+    for label, c in labelled.items():
         if is_complete(runs_dir() / c.hash):
             res.skipped.append(c.hash)
-        else:
-            todo.append(c)
+        elif c.hash not in {t.hash for t in todo.values()}:
+            todo[label] = c
     if backend == "serial":
-        for wave in _waves(todo):
+        rep = Reporter(todo, len(res.skipped)) if progress == "lines" else None
+        if rep:
+            rep.begin()
+        by_hash = {c.hash: label for label, c in todo.items()}
+        for wave in _waves(list(todo.values())):
             for cfg in wave:
+                if rep:
+                    rep.start(by_hash[cfg.hash], cfg)
+                err = None
                 try:
-                    _train_one(cfg.to_dict(), str(runs_dir()), None)
+                    _train_one(cfg.to_dict(), str(runs_dir()), None, rep.checkpoint if rep else None)
                     res.done.append(cfg.hash)
                 except Exception as e:   # reported, the grid goes on
-                    res.failed[cfg.hash] = f"{type(e).__name__}: {e}"
-                _show(progress, res, len(todo), 0)
+                    err = res.failed[cfg.hash] = f"{type(e).__name__}: {e}"
+                if rep:
+                    rep.end(err)
+                else:
+                    _show(progress, res, len(todo), 0)
+        if rep:
+            rep.finish(len(res.failed))
     elif backend == "ray":
-        _run_ray(todo, res, num_cpus, max_retries, progress, threads_per_run)
+        _run_ray(list(todo.values()), res, num_cpus, max_retries, bool(progress), threads_per_run)
     else:
         raise ValueError(f"unknown backend {backend!r}; use 'serial' or 'ray'")
     res.seconds = time.perf_counter() - t0
@@ -181,10 +225,20 @@ def main(argv=None):
     ap.add_argument("--profile", default=None, help="train every run of this profile instead of a grid")
     ap.add_argument("--backend", choices=("serial", "ray"), default=None, help="default: the grid's, else serial")
     ap.add_argument("--num-cpus", type=int, default=None, help="CPUs of a local Ray instance")
+    ap.add_argument("--debug", action="store_true", help="show the traceback of an error")
     args = ap.parse_args(argv)
+    try:
+        return _main(ap, args)
+    except user_errors() as e:
+        if args.debug:
+            raise
+        sys.exit(f"error: {e}")
+
+
+def _main(ap, args):
     if args.profile:
         from .profiles import table
-        grid = {"configs": list(table(args.profile).values())}
+        grid = {"configs": table(args.profile)}
     elif args.grid:
         grid = load_grid(args.grid)
     else:
@@ -193,6 +247,8 @@ def main(argv=None):
     configs = grid["configs"] if "configs" in grid else expand(grid)
     print(f"{len(configs)} configs; store {runs_dir()}; backend {backend}"
           + (f" (RAY_ADDRESS={os.environ['RAY_ADDRESS']})" if backend == "ray" and os.environ.get("RAY_ADDRESS") else ""))
+    if not configs:
+        raise ValueError("the grid has no configs")
     res = run_sweep(configs, backend=backend, num_cpus=args.num_cpus or grid.get("num_cpus"))
     print(res)
     return 1 if res.failed else 0

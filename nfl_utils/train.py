@@ -22,8 +22,10 @@ import torch.nn.functional as F
 
 from .build import get_data, make_model, make_optimizer, make_schedule, resolve_device
 from .config import Config, add_config_arguments, config_from_args
+from .models import Net
 from .measure import centred_gram_norm, flat_params, forward_all, loss_fn, measure, stack_arrays
-from .store import commit_run, is_complete, load_partial, load_run, runs_dir, save_partial
+from .store import (commit_run, discard_partial, is_complete, load_partial, load_run, run_lock, runs_dir,
+                    save_partial)
 from .run import Run
 
 SAVE_EVERY_S = 20.0   # progress is also saved between checkpoints when this much time has passed
@@ -43,16 +45,18 @@ def augment(x: torch.Tensor, gen: torch.Generator, pad: int = 4) -> torch.Tensor
     return xp[b, c, rows[:, None, :, None], cols[:, None, None, :]]
 
 
-def train_epoch(model, opt, sched, xtr, ytr, cfg: Config, gen: torch.Generator, num_classes: int):
+def train_epoch(model, opt, sched, xtr, ytr, cfg: Config, gen: torch.Generator, num_classes: int) -> int:
     """One pass over (xtr, ytr), both on the model's device: shuffled mini-batches, optional GPU-side
-    augmentation, bf16 autocast and channels_last on CUDA, no host synchronisation inside."""
+    augmentation, bf16 autocast and channels_last on CUDA, no host synchronisation inside. Returns
+    the index of the first batch whose loss was not finite, or -1."""
     device, n = xtr.device, len(ytr)
     is_image = xtr.ndim == 4
     model.train()
     if cfg.head_only:
         model.features.eval()          # Φ stays exactly frozen (batch-norm statistics too)
     perm = torch.randperm(n, generator=gen).to(device)
-    for i in range(0, n, cfg.batch_size):
+    bad = torch.full((), -1, dtype=torch.long, device=device)    # first batch with a non-finite loss
+    for j, i in enumerate(range(0, n, cfg.batch_size)):
         b = perm[i:i + cfg.batch_size]
         xb, yb = xtr[b], ytr[b]
         if cfg.augment and is_image:
@@ -62,10 +66,16 @@ def train_epoch(model, opt, sched, xtr, ytr, cfg: Config, gen: torch.Generator, 
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.amp and device.type == "cuda"):
             out = model(xb)
         loss = loss_fn(out, yb, cfg, num_classes)
+        bad = torch.where((bad < 0) & ~torch.isfinite(loss.detach()), j, bad)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         sched.step()
+    return int(bad)
+
+
+class Diverged(ValueError):
+    """The training loss stopped being finite."""
 
 
 @dataclass
@@ -87,6 +97,7 @@ class Session:
     phi0: torch.Tensor | None = None
     theta0: torch.Tensor | None = None
     phi0_norm: float = 0.0
+    cache: dict = field(default_factory=dict)   # frozen Φ of a head-only run (measure.features_and_outputs)
 
     def progress_state(self) -> dict:
         return {"epoch": self.epoch, "model": self.model.state_dict(), "opt": self.opt.state_dict(),
@@ -127,12 +138,22 @@ def setup(cfg: Config, data=None) -> Session:
 
 
 def resume(s: Session) -> bool:
-    """Continue from the progress an interrupted run of the same config saved, if any."""
+    """Continue from the progress an interrupted run of the same config saved, if any. Progress
+    whose tensors do not fit this network and optimiser is discarded with a message."""
     state = load_partial(s.cfg.hash)
     if state is None:
         return False
-    s.model.load_state_dict(state["model"])
-    s.opt.load_state_dict(state["opt"])
+    mine = s.model.state_dict()
+    theirs = state.get("model", {})
+    if set(theirs) != set(mine) or any(theirs[k].shape != mine[k].shape for k in mine):
+        discard_partial(s.cfg.hash, "its network does not match this config's")
+        return False
+    try:
+        s.opt.load_state_dict(state["opt"])
+    except (ValueError, KeyError) as e:
+        discard_partial(s.cfg.hash, f"its optimiser state does not fit ({e})")
+        return False
+    s.model.load_state_dict(theirs)
     s.sched.load_state_dict(state["sched"])
     s.gen.set_state(state["gen"])
     s.epoch, s.rows, s.arrays, s.saved = state["epoch"], state["rows"], state["arrays"], state.get("saved", [])
@@ -143,7 +164,7 @@ def resume(s: Session) -> bool:
 
 def record(s: Session) -> dict:
     """Measure the current network (one checkpoint) and keep the row and arrays."""
-    row, arr = measure(s.model, s.data, s.cfg, s.phi0, s.theta0, s.phi0_norm)
+    row, arr = measure(s.model, s.data, s.cfg, s.phi0, s.theta0, s.phi0_norm, s.cache)
     s.rows.append({"epoch": s.epoch, "step": s.epoch * s.steps_per_epoch, **row, "train_time": s.train_time})
     s.arrays.append(arr)
     if s.cfg.save_models:
@@ -155,7 +176,12 @@ def run_epochs(s: Session, on_checkpoint=None, progress: bool = True) -> None:
     """Train to ``cfg.epochs``, measuring at every checkpoint epoch and saving progress there (and
     every SAVE_EVERY_S seconds); ``on_checkpoint(session, row)`` is called after each measurement."""
     cfg, checkpoints = s.cfg, set(s.cfg.checkpoint_epochs)
-    xtr, ytr = s.data.x_train.to(s.device), s.data.y_train.to(s.device)
+    net, xtr, ytr = s.model, s.data.x_train.to(s.device), s.data.y_train.to(s.device)
+    if cfg.head_only and not cfg.augment:
+        # Φ is frozen (eval mode, no gradient): computed once for every training input, the epochs
+        # then train the same head on the same features without passing through the network again
+        xtr = forward_all(s.model, xtr, amp=cfg.amp, channels_last=cfg.channels_last)[0]
+        net = Net(torch.nn.Identity(), s.model.head, s.model.output_scale)
     if s.epoch == 0 and not s.rows and 0 in checkpoints:
         row = record(s)
         save_partial(cfg.hash, s.progress_state())
@@ -167,7 +193,12 @@ def run_epochs(s: Session, on_checkpoint=None, progress: bool = True) -> None:
     last_save = time.perf_counter()
     while s.epoch < cfg.epochs:
         t0 = time.perf_counter()
-        train_epoch(s.model, s.opt, s.sched, xtr, ytr, cfg, s.gen, s.data.num_classes)
+        bad = train_epoch(net, s.opt, s.sched, xtr, ytr, cfg, s.gen, s.data.num_classes)
+        if bad >= 0:
+            discard_partial(cfg.hash)
+            raise Diverged(f"the training loss became NaN or infinite at step {s.epoch * s.steps_per_epoch + bad + 1} "
+                           f"(epoch {s.epoch + 1}): nothing was stored. Lower the learning rate (lr={cfg.lr:g}) "
+                           f"or the initial scale (init_scale={cfg.init_scale:g})")
         if s.device.type == "cuda":
             torch.cuda.synchronize()
         s.train_time += time.perf_counter() - t0
@@ -197,7 +228,7 @@ def code_version() -> str:
         return "unknown"
 
 
-def commit(s: Session) -> Run:
+def commit(s: Session, replace: bool = False) -> Run:
     """Write the finished run into the store (atomically) and return it."""
     metrics = pd.DataFrame(s.rows)
     out = stack_arrays(s.arrays)
@@ -208,19 +239,24 @@ def commit(s: Session) -> Run:
             "n_train": s.data.n_train, "train_seconds": s.train_time,
             "measure_seconds": float(metrics["measure_time"].sum()) if len(metrics) else 0.0}
     state = {k: v.cpu() for k, v in s.model.state_dict().items()}
-    return load_run(commit_run(s.cfg, meta, metrics, out, state, s.saved or None))
+    return load_run(commit_run(s.cfg, meta, metrics, out, state, s.saved or None, replace=replace))
 
 
 def train(cfg: Config, progress: bool = True, force: bool = False, on_checkpoint=None) -> Run:
-    """Train ``cfg`` (or load it from the store when finished) and return the :class:`Run`."""
+    """Train ``cfg`` (or load it from the store when finished) and return the :class:`Run`.
+    ``force`` retrains and replaces a stored run (also a damaged one). A second process training
+    the same config waits for the first and then loads its run."""
     cfg.validate()
-    if is_complete(runs_dir() / cfg.hash) and not force:
-        return load_run(runs_dir() / cfg.hash)
-    s = setup(cfg)
-    if not force:
-        resume(s)
-    run_epochs(s, on_checkpoint, progress)
-    return commit(s)
+    with run_lock(cfg.hash):
+        if is_complete(runs_dir() / cfg.hash) and not force:
+            return load_run(runs_dir() / cfg.hash)
+        s = setup(cfg)
+        if force:
+            discard_partial(cfg.hash)
+        else:
+            resume(s)
+        run_epochs(s, on_checkpoint, progress)
+        return commit(s, replace=force)
 
 
 SUMMARY_COLUMNS = ["epoch", "train_acc", "test_acc", "train_u_pi_C", "train_u_pistar_C", "train_u_k90",
@@ -238,16 +274,27 @@ def parser() -> argparse.ArgumentParser:
     add_config_arguments(p)
     p.add_argument("--force", action="store_true", help="retrain even if the run is in the store")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--debug", action="store_true", help="show the traceback of an error")
     return p
+
+
+def user_errors() -> tuple:
+    """The project's own errors: a command line shows them as one line (``--debug``: traceback)."""
+    from .datafiles import DataError
+    from .store import DamagedRun
+
+    return (ValueError, FileNotFoundError, PermissionError, DataError, DamagedRun)
 
 
 def main(argv=None):
     args = parser().parse_args(argv)
     try:
         cfg = config_from_args(args)
-    except ValueError as e:
+        run = train(cfg, progress=not args.quiet, force=args.force)
+    except user_errors() as e:
+        if args.debug:
+            raise
         sys.exit(f"error: {e}")
-    run = train(cfg, progress=not args.quiet, force=args.force)
     print(f"run directory: {run.path}")
     print(summary_table(run))
     return run

@@ -113,7 +113,8 @@ class Explorer:
         if not is_complete(Path(path)):
             raise ValueError(f"the run directory {path} is gone or incomplete (deleted?); re-run its config "
                              "to rebuild it, or pick another run")
-        return self.runs.get(Path(path)) or load_run(path)
+        run = self.runs.get(Path(path))           # (a Run of no checkpoints is falsy: test for None)
+        return run if run is not None else load_run(path)
 
     def _on_run(self, _):
         try:

@@ -43,7 +43,8 @@ from IPython.display import Markdown, display
 from nfl_utils import plots, profiles, sweep
 
 plots.setup()
-result = sweep.run_sweep(profiles.table(profile).values(), backend=backend, progress=False)
+# one line per run on stderr (under `make figures`: in the terminal)
+result = sweep.run_sweep(profiles.table(profile), backend=backend, progress="lines" if backend == "serial" else False)
 print(result)
 if result.failed:
     raise RuntimeError(f"{len(result.failed)} run(s) failed: {result.failed}")
@@ -71,7 +72,7 @@ table.style.format(precision=3)
 # ## Learning curves
 # The main runs (head-only controls dashed) and the regression task. For the regression run,
 # "accuracy" rounds the predicted digit value. Train accuracy is measured on the class-balanced
-# training measurement set (docs/measures.md), test accuracy on the whole test set.
+# training measurement set (docs/measures.md), test accuracy on the class-balanced test measurement set.
 
 # %%
 shown = {"main": profiles.load(profile, "main"), "regression": profiles.load(profile, "regression")}

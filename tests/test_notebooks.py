@@ -23,6 +23,7 @@ EXPECTED = {
                     "07_richness_lr", "07_richness_grokking"],
     "08_dlgn_half_spaces": ["08_dlgn_circle_hyperplanes", "08_dlgn_circle_paths", "08_dlgn_overlap_spectrum",
                             "08_dlgn_image", "08_dlgn_tree_benchmark"],
+    "09_measure_your_model": ["09_probe_resnet18_init", "09_probe_resnet18_trained"],
 }
 
 

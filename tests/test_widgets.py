@@ -48,12 +48,16 @@ def test_deleted_run_directory_shows_a_message(runs):
     assert "showing epoch" in ex.message.value
 
 
-def test_run_without_checkpoints_shows_a_message(runs, tmp_path):
+def test_run_without_checkpoints_shows_a_message_and_damaged_runs_are_skipped(runs, tmp_path, capsys):
     empty = store.commit_run(runs[0].cfg.replace(seed=99), runs[0].meta, pd.DataFrame(), {"x": np.zeros(1)}, {})
-    ex = widgets.Explorer([store.load_run(empty), runs[0]])
+    unchecked = store.load_run(empty, check=False)      # 0 rows where the config has checkpoints: damaged
+    ex = widgets.Explorer([unchecked, runs[0]])
     assert "no checkpoints" in ex.message.value
     with pytest.raises(ValueError, match="no checkpoints"):
-        widgets.draw(store.load_run(empty), 0, 5)
+        widgets.draw(unchecked, 0, 5)
+    ex = widgets.Explorer()                              # from the store: the damaged run is left out
+    assert str(empty) not in [v for _, v in ex.pick.options] and len(ex.pick.options) == len(runs)
+    assert f"damaged run at {empty}" in capsys.readouterr().err
 
 
 def test_empty_store_and_headless_fallback(tmp_path, monkeypatch, runs):

@@ -1,0 +1,186 @@
+"""nfl_utils.probe: any model's features, streamed; equal to the stored measures of the companion's runs."""
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from nfl_utils import store
+from nfl_utils.config import Config
+from nfl_utils.models import MODELS, build_model
+from nfl_utils.probe import Grab, probe
+from nfl_utils.spectrum import diagonalize
+from nfl_utils.train import train
+
+TINY = dict(dataset="mnist1d", width=32, epochs=3, train_size=600, measure_size=300, test_measure_size=300,
+            batch_size=100, lr=0.05, checkpoints=(0, 1, 3))
+
+
+@pytest.fixture
+def runs(tmp_path, monkeypatch):
+    monkeypatch.setenv(store.RUNS_ENV, str(tmp_path / "runs"))
+    return tmp_path / "runs"
+
+
+def loader(x, y=None, batch=2048):
+    return [(x[i:i + batch],) if y is None else (x[i:i + batch], y[i:i + batch]) for i in range(0, len(x), batch)]
+
+
+def close(a, b, rel=1e-10):
+    a, b = float(a), float(b)
+    return abs(a - b) <= rel * max(1.0, abs(b))
+
+
+@pytest.mark.parametrize("model", ["mlp", "cnn", "dlgn"])
+def test_probe_equals_the_recorded_measures_of_a_stored_run(runs, model):
+    run = train(Config(**TINY, model=model, loss="mse" if model == "mlp" else "ce"), progress=False)
+    data, m = run.data(), run.model()
+    for split, x, y, idx in (("train", data.x_train, data.y_train, data.measure_idx),
+                             ("test", data.x_test, data.y_test, data.test_measure_idx)):
+        rep = probe(m, loader(x[idx], y[idx]), num_classes=10)
+        for centred, kind in ((False, "uncentred"), (True, "centred")):
+            want = run.eigenvalues(-1, split, centred)
+            got = np.asarray(getattr(rep, kind).eigenvalues)
+            np.testing.assert_allclose(got[:len(want)], want, rtol=1e-10, atol=1e-12 * want[0])
+        np.testing.assert_allclose(np.asarray(rep.uncentred.cumulative_quality)[:len(want)],
+                                   run.cum_quality(-1, split, False)[:len(want)], rtol=0, atol=1e-10)
+        for mine, theirs in (("u_pistar_C", "u_pistar_C"), ("u_pi_C", "u_pi_C"), ("u_gap", "u_gap"),
+                             ("c_d_eff", "c_d_eff"), ("dlr", "dlr")):
+            assert close(rep.numbers[mine], run.final(f"{split}_{theirs}")), (split, mine)
+    # neural collapse on the training measurement set: from moments here, from Φ in measure()
+    rep = probe(m, loader(data.x_train[data.measure_idx], data.y_train[data.measure_idx], batch=64), num_classes=10)
+    for key in ("nc1", "nc2_equinorm", "nc2_equiangular", "nc3", "nc4"):
+        assert close(rep.numbers[key], run.final(key)), key
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_hook_features_are_the_models_features(name):
+    shape = (3, 32, 32) if name in ("vgg16", "vgg16_bn", "resnet18") else (40,)
+    torch.manual_seed(0)
+    net = build_model(name, shape, 10, width=24, depth=2, channels=8).eval()
+    x = torch.randn(6, *shape)
+    grab = Grab(net)
+    with torch.no_grad():
+        net(x)
+        assert torch.equal(grab.value, net.features(x))
+    grab.close()
+
+
+def test_memory_stays_bounded_however_many_samples(tmp_path):
+    """300,000 samples of p = 128 (Φ would be 307 MB in float64) stream with a small resident
+    footprint, and the spectrum equals the in-memory one."""
+    code = r"""
+import json, resource, sys, torch
+from torch import nn
+from nfl_utils.probe import probe
+def batches():
+    g = torch.Generator().manual_seed(1)
+    for i in range(60):
+        x = torch.randn(5000, 16, generator=g)
+        yield x, torch.randint(0, 10, (5000,), generator=g)
+torch.manual_seed(0)
+net = nn.Sequential(nn.Linear(16, 128), nn.ReLU(), nn.Linear(128, 10))
+probe(net, [next(batches())])                              # warm-up: allocators, BLAS buffers
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+rep = probe(net, batches(), nc4=False)
+after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps({"grew_mb": after - before, "rho": rep.uncentred.eigenvalues.tolist()}))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr
+    res = json.loads(out.stdout.strip().splitlines()[-1])
+    assert res["grew_mb"] < 60, res["grew_mb"]                  # vs 307 MB for Φ in float64
+    g = torch.Generator().manual_seed(1)
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(16, 128), nn.ReLU(), nn.Linear(128, 10))
+    xs = []
+    for i in range(60):
+        xs.append(torch.randn(5000, 16, generator=g))
+        torch.randint(0, 10, (5000,), generator=g)
+    with torch.no_grad():
+        phi = net[1](net[0](torch.cat(xs)))
+    want = np.asarray(diagonalize(phi.double()).eigenvalues)
+    np.testing.assert_allclose(res["rho"][:len(want)], want, rtol=1e-10, atol=1e-12 * want[0])
+
+
+# ----------------------------------------------------------------------------- bad input
+def small_net():
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Flatten(), nn.Linear(12, 20), nn.ReLU(), nn.Linear(20, 3))
+
+
+def test_a_layer_that_does_not_exist_lists_the_candidates():
+    with pytest.raises(ValueError, match=r"no module named 'fc'; candidates: 0, 1, 2, 3"):
+        probe(small_net(), loader(torch.randn(30, 12)), layer="fc")
+
+
+def test_without_labels_it_computes_what_needs_none_and_says_what_it_skipped():
+    x, y = torch.randn(90, 12), torch.randint(0, 3, (90,))
+    rep = probe(small_net(), loader(x, batch=32))
+    assert rep.num_classes is None and np.isfinite(rep.numbers["dlr"]) and np.isfinite(rep.numbers["u_d_eff"])
+    assert "u_pistar_C" not in rep.numbers and "nc1" not in rep.numbers and "regime" not in rep.numbers
+    assert any("no labels" in s for s in rep.skipped)
+    full = probe(small_net(), loader(x, y, batch=32))
+    np.testing.assert_allclose(np.asarray(rep.uncentred.eigenvalues), np.asarray(full.uncentred.eigenvalues))
+    assert full.numbers["dlr"] == pytest.approx(rep.numbers["dlr"], rel=1e-12)
+
+
+def test_dict_batches_and_features_that_are_not_two_dimensional():
+    torch.manual_seed(0)
+    conv = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 36, 3))
+    x, y = torch.randn(40, 1, 6, 6), torch.randint(0, 3, (40,))
+    batches = [{"image": x[i:i + 16], "label": y[i:i + 16]} for i in range(0, 40, 16)]
+    flat = probe(conv, batches, layer="1")
+    assert flat.p == 4 * 36 and any("flattened to 144 columns" in n for n in flat.notes)
+    pooled = probe(conv, batches, layer="1", reduce="pool")
+    assert pooled.p == 4 and any("averaged over positions" in n for n in pooled.notes)
+    with torch.no_grad():
+        want = diagonalize(conv[1](conv[0](x)).mean((2, 3)).double()).eigenvalues
+    np.testing.assert_allclose(np.asarray(pooled.uncentred.eigenvalues), np.asarray(want), rtol=1e-10)
+
+
+def test_nan_features_stop_with_the_batch_index():
+    x = torch.randn(64, 12)
+    x[40, 3] = float("nan")
+    with pytest.raises(ValueError, match="batch 2 contain NaN"):
+        probe(small_net(), loader(x, torch.randint(0, 3, (64,)), batch=16))
+
+
+def test_labels_outside_the_classes_are_refused():
+    with pytest.raises(ValueError, match="labels outside 0..2"):
+        probe(small_net(), loader(torch.randn(20, 12), torch.full((20,), 5)))
+
+
+# ----------------------------------------------------------------------------- command line
+def test_cli_on_a_stored_run(runs, tmp_path):
+    run = train(Config(**TINY, model="mlp", loss="mse"), progress=False)
+    env = {**os.environ, store.RUNS_ENV: str(runs)}
+    out = subprocess.run([sys.executable, "-m", "nfl_utils.probe", run.hash[:10], "--out", str(tmp_path / "p")],
+                         capture_output=True, text=True, env=env, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert "regime" in out.stdout and "nc1" in out.stdout
+    saved = json.loads((tmp_path / "p" / f"{run.hash[:8]}_train.json").read_text())
+    assert close(saved["numbers"]["u_pistar_C"], run.final("train_u_pistar_C"))
+    assert (tmp_path / "p" / f"{run.hash[:8]}_train.png").stat().st_size > 10_000
+    bad = subprocess.run([sys.executable, "-m", "nfl_utils.probe", "ffffffff"], capture_output=True, text=True,
+                         env=env, timeout=120)
+    assert bad.returncode != 0 and bad.stderr.startswith("error:") and "Traceback" not in bad.stderr
+
+
+@pytest.mark.skipif(not os.environ.get("NFL_DATA_ROOT"), reason="needs FashionMNIST (NFL_DATA_ROOT)")
+def test_cli_on_a_torchvision_state_dict(tmp_path):
+    torchvision = pytest.importorskip("torchvision")
+    torch.manual_seed(0)
+    weights = tmp_path / "r18.pt"
+    torch.save(torchvision.models.resnet18(num_classes=10).state_dict(), weights)
+    out = subprocess.run([sys.executable, "-m", "nfl_utils.probe", "--arch", "resnet18", "--weights", str(weights),
+                          "--dataset", "fashion-mnist", "--split", "test", "--limit", "256", "--out", str(tmp_path)],
+                         capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr
+    assert "p = 512" in out.stdout and "repeated to three channels" in out.stdout
+    rep = json.loads((tmp_path / "resnet18_fashion-mnist_test.json").read_text())
+    assert rep["n"] == 256 and rep["p"] == 512 and rep["numbers"]["regime"] in ("MF", "EF", "between")
