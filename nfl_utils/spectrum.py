@@ -91,7 +91,8 @@ class SpectralAccumulator:
             if labels is None or bool(g.any()):
                 dense[name] = F - g
                 continue            # (scaled) one-hot targets: Σφfᵀ is α × class sums, FᵀF diagonal
-            PF.T.index_add_(0, labels, phi, alpha=scale)
+            PF += torch.zeros(F.shape[1], p, dtype=phi.dtype, device=dev).index_add_(0, labels, phi, alpha=scale).T
+            # (class sums into a contiguous (C, p) buffer: index_add_ into the transposed view is slow)
             counts = torch.bincount(labels, minlength=F.shape[1]).double() * scale
             sF += counts
             FF.diagonal().add_(counts * scale)

@@ -74,7 +74,8 @@ agree
 data = main["CNN, MSE"].data()
 C = data.num_classes
 x_train, y_train = as_rgb_images(data.x_train[:2000]), data.y_train[:2000]
-x_test, y_test = as_rgb_images(data.x_test[data.test_measure_idx]), data.y_test[data.test_measure_idx]
+held_out = data.test_measure_idx[:2000]          # 2,000 test images of the measurement set
+x_test, y_test = as_rgb_images(data.x_test[held_out]), data.y_test[held_out]
 batches = [(x_test[i:i + 250], y_test[i:i + 250]) for i in range(0, len(x_test), 250)]
 
 torch.manual_seed(0)
