@@ -20,7 +20,29 @@ FIG_ENV = "NFL_FIGURES_DIR"
 PALETTE = "colorblind"
 
 
+def short_errors(shell=None):
+    """In IPython/Jupyter, show the project's own errors (bad config, missing data, damaged run,
+    divergence) as one line instead of a traceback; the cell still fails. ``NFL_DEBUG=1`` keeps the
+    traceback."""
+    if shell is None:
+        try:
+            from IPython import get_ipython
+        except ImportError:
+            return
+        shell = get_ipython()
+    if shell is None or os.environ.get("NFL_DEBUG"):
+        return
+    from .train import user_errors
+
+    def one_line(sh, etype, value, tb, tb_offset=None):
+        line = f"{etype.__name__}: {value}  (NFL_DEBUG=1 shows the traceback)"
+        print(line, file=sys.stderr)
+        return [line]
+    shell.set_custom_exc(user_errors(), one_line)
+
+
 def setup():
+    short_errors()
     sns.set_theme(context="notebook", style="whitegrid", palette=PALETTE, font_scale=0.9)
     matplotlib.rcParams.update({"figure.dpi": 100, "savefig.dpi": 150, "savefig.bbox": "tight",
                                 "axes.titlesize": "medium", "figure.titlesize": "large",

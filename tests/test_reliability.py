@@ -326,3 +326,21 @@ def test_float16_features_with_large_column_sums_are_not_called_infinite():
     phi[:, 1] = torch.linspace(0, 1000, 4000).half()
     s = diagonalize(phi)
     assert np.isfinite(np.asarray(s.eigenvalues)).all()
+
+
+def test_notebook_errors_of_the_project_are_one_line_and_the_cell_still_fails(capsys, monkeypatch):
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from nfl_utils import plots
+
+    monkeypatch.delenv("NFL_DEBUG", raising=False)
+    shell = InteractiveShell.instance()
+    plots.short_errors(shell)
+    res = shell.run_cell("from nfl_utils.config import Config\nConfig(measure_size=3).validate()")
+    assert isinstance(res.error_in_exec, ValueError)                     # the cell fails (papermill stops)
+    err = capsys.readouterr()
+    shown = err.out + err.err
+    assert "ValueError: invalid config field measure_size=3" in shown and "Traceback" not in shown
+    res = shell.run_cell("1 / 0")                                         # not ours: the usual traceback
+    assert isinstance(res.error_in_exec, ZeroDivisionError) and "Traceback" in "".join(capsys.readouterr())
+    InteractiveShell.clear_instance()
