@@ -101,6 +101,15 @@ def as_features(phi: torch.Tensor, reduce: str, notes: list) -> torch.Tensor:
 
 
 # ----------------------------------------------------------------------------- the report
+def fmt(key: str, v) -> str:
+    """A report number for text: k90/k*90 that never reach 90% say so; other NaNs are 'n/a'."""
+    if isinstance(v, str):
+        return v
+    if isinstance(v, float) and math.isnan(v):
+        return "never (< 0.9)" if key.endswith("k90") else "n/a"
+    return f"{v:.4g}"
+
+
 @dataclass
 class Report:
     """What :func:`probe` measured. Spectra are :class:`~nfl_utils.spectrum.Spectrum` objects."""
@@ -130,7 +139,7 @@ class Report:
         lines = [f"Φ = {self.layer} over {self.n} samples, p = {self.p}"
                  + (f", C = {self.num_classes}" if self.num_classes else "")]
         for k, v in self.numbers.items():
-            lines.append(f"  {k:<22} {v if isinstance(v, str) else f'{v:.4g}'}")
+            lines.append(f"  {k:<22} {fmt(k, v)}")
         lines += [f"  skipped: {s}" for s in self.skipped] + [f"  note: {s}" for s in self.notes]
         return "\n".join(lines)
 
@@ -156,7 +165,7 @@ class Report:
                 ax.axvline(C, color="0.5", ls=":", lw=1)
             ax.legend(fontsize="small")
         axes[2].axis("off")
-        rows = [[k, v if isinstance(v, str) else f"{v:.4g}"] for k, v in self.numbers.items()]
+        rows = [[k, fmt(k, v)] for k, v in self.numbers.items()]
         if rows:
             axes[2].table(cellText=rows, colLabels=["measure", "value"], loc="center", cellLoc="left").scale(1, 1.25)
         fig.suptitle(title or f"probe: Φ = {self.layer}, n = {self.n}, p = {self.p}")
