@@ -69,12 +69,17 @@ def tv_class(key):
     return getattr(datasets, TORCHVISION_NAMES[key])
 
 
-def _md5(path: Path) -> str:
-    h = hashlib.md5()
+def file_digest(path: Path, algorithm: str = "md5") -> str:
+    """Hex digest of a file, read in 1 MB blocks (md5 for torchvision's sums, sha256 for the store)."""
+    h = hashlib.new(algorithm)
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+def _md5(path: Path) -> str:
+    return file_digest(path, "md5")
 
 
 def atomic_write(path: Path, write):

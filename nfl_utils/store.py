@@ -16,7 +16,6 @@ loaded with ``weights_only=True`` and only when it names the same config hash an
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import shutil
@@ -29,6 +28,7 @@ import pandas as pd
 import torch
 
 from .config import SCHEMA, Config
+from .datafiles import file_digest
 from .run import Run
 
 RUNS_ENV = "NFL_RUNS_DIR"
@@ -54,11 +54,7 @@ def is_complete(path: Path) -> bool:
 
 
 def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+    return file_digest(path, "sha256")
 
 
 def verify(path) -> None:
