@@ -13,7 +13,7 @@ import math
 import typing
 from dataclasses import dataclass, field
 
-from .data import DATASETS, canonical_name
+from .data import DATASETS, canonical_name, num_classes_of
 from .models import ACTIVATIONS, MODELS
 
 SCHEMA = 3   # bump when what a run records changes: old runs then get new directories
@@ -119,7 +119,7 @@ class Config:
     @property
     def num_classes(self) -> int:
         """Classes of the dataset (known from its name; 2 for the DLGN benchmarks, p for modadd)."""
-        return {"cifar100": 100, "circle": 2, "oblique-tree": 2, "modadd": self.modadd_p}.get(self.dataset, 10)
+        return num_classes_of(self.dataset, self.modadd_p)
 
     @property
     def checkpoint_epochs(self) -> tuple:

@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .datafiles import CACHE_ENV, ROOT_ENV, DataError, atomic_write, cache_dir, read_images  # noqa: F401
+from .datafiles import (CACHE_ENV, ROOT_ENV, DataError, atomic_write, cache_dir, check_labels,  # noqa: F401
+                        read_images)
 
 DATASETS = ("mnist1d", "mnist", "fashion-mnist", "cifar10", "cifar100", "circle", "oblique-tree", "modadd")
 SYNTHETIC = ("circle", "oblique-tree")   # DLGN benchmarks: generated, unnormalised (geometry matters)
@@ -94,13 +95,13 @@ def load_dataset(name: str = "mnist1d", root=None, *, train_size: int | None = N
         raise ValueError(f"unknown dataset {name!r}; valid names: {', '.join(DATASETS)}")
     if not 0.0 <= shuffle_fraction <= 1.0:
         raise ValueError(f"shuffle_fraction must be in [0, 1], got {shuffle_fraction}")
-    num_classes = 100 if key == "cifar100" else 2 if key in SYNTHETIC else 10
+    num_classes = num_classes_of(key, modadd_p)
     if key in SYNTHETIC:
         xtr, ytr, xte, yte = _circle() if key == "circle" else _oblique_tree()
         mean, std = (0.0,), (1.0,)
     elif key == "modadd":
         xtr, ytr, xte, yte = modular_addition(modadd_p, modadd_fraction, seed)
-        mean, std, num_classes = (0.0,), (1.0,), modadd_p
+        mean, std = (0.0,), (1.0,)
     elif key == "mnist1d":
         xtr, ytr, xte, yte = _mnist1d()
         mean, std = (float(xtr.mean()),), (float(xtr.std()),)
@@ -108,6 +109,7 @@ def load_dataset(name: str = "mnist1d", root=None, *, train_size: int | None = N
         xtr, xte = torch.from_numpy(xtr.astype(np.float32)), torch.from_numpy(xte.astype(np.float32))
     else:
         raw_tr, ytr, raw_te, yte = _read_cached(key, data_root(root), download, verify)
+        check_labels(key, {"training": ytr, "test": yte}, num_classes, data_root(root) or cache_dir())
         mean, std = NORMALISATION[key]
         xtr, xte = _normalise(raw_tr, mean, std), _normalise(raw_te, mean, std)
     ytr, yte = torch.as_tensor(ytr, dtype=torch.int64), torch.as_tensor(yte, dtype=torch.int64)
@@ -125,6 +127,12 @@ def load_dataset(name: str = "mnist1d", root=None, *, train_size: int | None = N
     t_idx = class_balanced_indices(yte, t_size, num_classes, seed=seed + 2)
     return DataBundle(key, xtr, ytr, xte, yte, num_classes, m_idx, t_idx, y_clean, mask,
                       tuple(mean), tuple(std))
+
+
+def num_classes_of(name: str, modadd_p: int = 97) -> int:
+    """Classes of a dataset, known from its name (p for modular addition)."""
+    key = canonical_name(name)
+    return 100 if key == "cifar100" else 2 if key in SYNTHETIC else modadd_p if key == "modadd" else 10
 
 
 _RAW: dict = {}     # raw image arrays already read in this process (a sweep reads one dataset many times)

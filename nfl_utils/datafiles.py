@@ -34,26 +34,26 @@ def cache_dir() -> Path:
 TORCHVISION_NAMES = {"mnist": "MNIST", "fashion-mnist": "FashionMNIST", "cifar10": "CIFAR10", "cifar100": "CIFAR100"}
 
 
-NUM_CLASSES = {"mnist": 10, "fashion-mnist": 10, "cifar10": 10, "cifar100": 100}
 NO_WRITE = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
 
 
 def read_images(key, root, download, verify):
-    """(x_train, y_train, x_test, y_test) of an image dataset, labels checked to lie in 0..C−1."""
+    """(x_train, y_train, x_test, y_test) of an image dataset; a permission or disk error is said as such."""
     try:
-        out = (_read_mnist_like if key in ("mnist", "fashion-mnist") else _read_cifar)(key, root, download, verify)
+        return (_read_mnist_like if key in ("mnist", "fashion-mnist") else _read_cifar)(key, root, download, verify)
     except OSError as e:
         if e.errno in NO_WRITE:
             raise cannot_write(e) from e
         raise
-    C = NUM_CLASSES[key]
-    for split, y in (("training", out[1]), ("test", out[3])):
-        y = torch.as_tensor(y)
-        if len(y) == 0 or int(y.min()) < 0 or int(y.max()) >= C:
-            raise DataError(f"the {key} {split} labels are not in 0..{C - 1} (found "
+
+
+def check_labels(key, ys: dict, num_classes: int, where) -> None:
+    """Every label of every split in 0..C−1, else a DataError naming the files' folder."""
+    for split, y in ys.items():
+        if len(y) == 0 or int(y.min()) < 0 or int(y.max()) >= num_classes:
+            raise DataError(f"the {key} {split} labels are not in 0..{num_classes - 1} (found "
                             f"{int(y.min()) if len(y) else 'none'}..{int(y.max()) if len(y) else ''}): the files "
-                            f"under {root or cache_dir()} are corrupted. Replace them with torchvision's originals.")
-    return out
+                            f"under {where} are corrupted. Replace them with torchvision's originals.")
 
 
 def cannot_write(e: OSError) -> DataError:
@@ -76,10 +76,6 @@ def file_digest(path: Path, algorithm: str = "md5") -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
-
-
-def _md5(path: Path) -> str:
-    return file_digest(path, "md5")
 
 
 def atomic_write(path: Path, write):
@@ -140,7 +136,7 @@ def _read_mnist_like(key, root, download, verify):
         out = cache_root / cls.__name__ / "raw"
         for (url, md5), f in zip(cls.resources, files):
             src = raw / (f + ".gz")
-            if verify and _md5(src) != md5:
+            if verify and file_digest(src) != md5:
                 raise DataError(f"{src} has the wrong md5 checksum (expected {md5}): the file is "
                                 "corrupted or truncated. Replace it with torchvision's original.")
             if not (out / f).exists() or not _idx_ok(out / f):
@@ -188,7 +184,7 @@ def _read_cifar(key, root, download, verify):
             return _cifar_from_folder(key, cls, folder, verify)
         archive = base / cls.filename
         if archive.exists():
-            if verify and _md5(archive) != cls.tgz_md5:
+            if verify and file_digest(archive) != cls.tgz_md5:
                 raise DataError(f"{archive} has the wrong md5 checksum (expected {cls.tgz_md5}); "
                                 "replace it with the original archive.")
             with tarfile.open(archive) as t:
@@ -217,7 +213,7 @@ def _cifar_from_folder(key, cls, folder: Path, verify):
             path = folder / fname
             if not path.exists():
                 raise DataError(f"{path} is missing; the {key} folder {folder} is incomplete.")
-            if verify and _md5(path) != md5:
+            if verify and file_digest(path) != md5:
                 raise DataError(f"{path} has the wrong md5 checksum (expected {md5}): corrupted or "
                                 "truncated. Replace it with the original.")
             try:

@@ -6,6 +6,7 @@ index figures/<profile>`` gathers into ``index.md``.
 """
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -70,6 +71,7 @@ def save(fig, stem: str, caption: str, numbers: dict | None = None, profile: str
     return out / f"{stem}.png"
 
 
+@functools.lru_cache(maxsize=1)
 def source_hash() -> str:
     """sha256 (12 hex) of the package and notebook sources: the same on every machine and clone
     that holds the same code (unlike a commit id, it does not change when only the figures do)."""

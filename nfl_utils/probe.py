@@ -268,24 +268,12 @@ def _report(acc, name, C, head, notes, skipped):
         skipped.append("Π*, the regime verdict and NC1–NC4 (the loader has no labels)")
     rep, mu = Report(name, acc.n, p, C, su, sc, nums, skipped, notes), None
     if C:
-        mu, mu_g, sigma_w = class_moments(acc)
+        mu, mu_g, sigma_w = acc.class_moments()
         nums.update(nc_from_moments(mu, mu_g, sigma_w, head.weight if head is not None and
                                     tuple(head.weight.shape) == (C, p) else None))
         if head is None or tuple(head.weight.shape) != (C, p):
             skipped.append("NC3 (no linear head of shape (C, p) reads Φ)")
     return rep, mu
-
-
-def class_moments(acc):
-    """Class means μ_c (C, p), the global mean and Σ_W, from the accumulator's moments (shifted rows:
-    Σ_W = (Σφ'φ'ᵀ − Σ_c n_c μ'_c μ'_cᵀ)/n needs no second pass)."""
-    PF, counts, _, _ = acc.stats["targets"]
-    if bool((counts == 0).any()):
-        missing = torch.nonzero(counts == 0).flatten().tolist()
-        raise ValueError(f"classes {missing[:10]} have no samples: neural-collapse statistics need every class")
-    mu_shift = (PF / counts).T                                       # (C, p), shifted by the reference row
-    within = acc._sym() - (mu_shift.T * counts) @ mu_shift
-    return mu_shift + acc.ref, acc.mean(), within / acc.n
 
 
 def nc_from_moments(mu, mu_g, sigma_w, weight=None) -> dict:

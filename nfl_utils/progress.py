@@ -34,8 +34,9 @@ def fmt_s(s: float) -> str:
 
 
 class Reporter:
-    """``start(label, cfg)``, ``checkpoint(row)`` and ``end(label, result)`` for each run of a grid
-    of ``todo`` configs (``loaded`` more were already in the store)."""
+    """``begin()``; for each run ``start(label, cfg)``, ``checkpoint(session, row)`` (an
+    ``on_checkpoint`` hook of :func:`nfl_utils.train.train`) and ``end(error)``; ``finish(failed)``.
+    ``todo`` are the configs to train; ``loaded`` more were already in the store."""
 
     def __init__(self, todo: dict[str, Config], loaded: int = 0, stream=None, every_s: float = 15.0):
         self.todo, self.loaded, self.every_s = todo, loaded, every_s

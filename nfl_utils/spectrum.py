@@ -135,6 +135,23 @@ class SpectralAccumulator:
         FFu = FF + torch.outer(g, sF) + torch.outer(sF, g) + n * torch.outer(g, g)
         return P, sF + n * g, FFu
 
+    def class_moments(self):
+        """Class means μ_c (C, p), the global mean (p,) and the within-class covariance Σ_W (p, p),
+        from one-hot ``targets`` (class sums and counts): Σ_W = (Σφ'φ'ᵀ − Σ_c n_c μ'_c μ'_cᵀ)/n on
+        the shifted rows, so no second pass over the data is needed."""
+        self._check()
+        if "targets" not in self.stats:
+            raise ValueError("class moments need one-hot targets: pass targets= to update()")
+        PF, counts, _, g = self.stats["targets"]
+        if bool(g.any()):
+            raise ValueError("class moments need one-hot targets; these targets are dense")
+        if bool((counts == 0).any()):
+            missing = torch.nonzero(counts == 0).flatten().tolist()
+            raise ValueError(f"classes {missing[:10]} have no samples: neural-collapse statistics need every class")
+        mu_shift = (PF / counts).T                                   # (C, p), shifted by the reference row
+        within = self._sym() - (mu_shift.T * counts) @ mu_shift
+        return mu_shift + self.ref, self.mean(), within / self.n
+
     def _check(self):
         if self.n == 0:
             raise ValueError("no samples: call update() with at least one batch first")

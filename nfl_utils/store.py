@@ -53,10 +53,6 @@ def is_complete(path: Path) -> bool:
     return (Path(path) / "DONE").exists()
 
 
-def _sha256(path: Path) -> str:
-    return file_digest(path, "sha256")
-
-
 def verify(path) -> None:
     """Raise :class:`DamagedRun` unless every file of the run matches its checksum."""
     path = Path(path)
@@ -71,7 +67,7 @@ def verify(path) -> None:
         f = path / name
         if not f.is_file():
             raise DamagedRun(path, f"{name} is missing")
-        if _sha256(f) != digest:
+        if file_digest(f, "sha256") != digest:
             raise DamagedRun(path, f"{name} does not match the checksum written when the run was committed")
 
 
@@ -239,7 +235,7 @@ def commit_run(cfg: Config, meta: dict, metrics: pd.DataFrame, arrays: dict, mod
         if checkpoint_states:
             torch.save(checkpoint_states, tmp / "checkpoints.pt")
             names.append("checkpoints.pt")
-        (tmp / "checksums.json").write_text(json.dumps({n: _sha256(tmp / n) for n in names}, indent=1))
+        (tmp / "checksums.json").write_text(json.dumps({n: file_digest(tmp / n, "sha256") for n in names}, indent=1))
         (tmp / "DONE").write_text("complete\n")
         if final.exists() and (replace or not is_complete(final)):
             old = root / f".old-{run_hash}-{os.getpid()}"

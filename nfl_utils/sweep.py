@@ -137,11 +137,12 @@ def run_sweep(configs, backend: str = "serial", num_cpus: int | None = None, max
     labelled = dict(configs) if isinstance(configs, dict) else {c.hash[:8]: c for c in configs}
     res = SweepResult()
     t0 = time.perf_counter()
-    todo = {}
+    todo, seen = {}, set()
     for label, c in labelled.items():
         if is_complete(runs_dir() / c.hash):
             res.skipped.append(c.hash)
-        elif c.hash not in {t.hash for t in todo.values()}:
+        elif c.hash not in seen:
+            seen.add(c.hash)
             todo[label] = c
     if backend == "serial":
         rep = Reporter(todo, len(res.skipped)) if progress == "lines" else None

@@ -91,7 +91,7 @@ def test_a_consistent_looking_but_short_run_is_caught_by_its_shape(runs):
     run.metrics.iloc[:2].to_csv(run.path / "metrics.csv", index=False)
     import json
     sums = json.loads((run.path / "checksums.json").read_text())
-    sums["metrics.csv"] = store._sha256(run.path / "metrics.csv")
+    sums["metrics.csv"] = DF.file_digest(run.path / "metrics.csv", "sha256")
     (run.path / "checksums.json").write_text(json.dumps(sums))
     with pytest.raises(store.DamagedRun, match="2 rows, the config has 3 checkpoints"):
         store.load_run(run.path)
