@@ -19,8 +19,8 @@ import torch
 
 
 def _features(n, p, C, batch, device, seed=0):
-    """Random ReLU features of a random linear map of Gaussian inputs, with outputs and one-hot
-    targets, generated batch by batch (deterministic)."""
+    """Random ReLU features of a random linear map of Gaussian inputs, with one-hot targets and the
+    outputs of a random linear head H, generated batch by batch (deterministic); last: H."""
     g = torch.Generator(device="cpu").manual_seed(seed)
     d = 64
     W = torch.randn(d, p, generator=g).to(device) / d ** 0.5
@@ -30,7 +30,7 @@ def _features(n, p, C, batch, device, seed=0):
         x = torch.randn(m, d, generator=g).to(device)
         phi = torch.relu(x @ W + 0.1)
         y = torch.nn.functional.one_hot(torch.randint(0, C, (m,), generator=g), C).double().to(device)
-        yield phi, y, phi @ H
+        yield phi, y, H
 
 
 def _sync(device):
@@ -51,16 +51,17 @@ def run_case(method, n, p, C, device_name):
         while True:
             t0 = time.perf_counter()
             try:
-                phi, y, f = next(it)
+                phi, y, H = next(it)
             except StopIteration:
                 break
             _sync(device)
             t1 = time.perf_counter()
             gen_time += t1 - t0
-            acc.update(phi, y, f)
+            acc.update(phi, y)
             _sync(device)
             measure += time.perf_counter() - t1
         t0 = time.perf_counter()
+        acc.linear_outputs(H.T)                            # outputs f = Φ H, as measure() does for a head
         su, sc = acc.diagonalize(False), acc.diagonalize(True)
         d = acc.low_rank_measure()
         su.summary(C), sc.summary(C)
@@ -112,8 +113,8 @@ def spectrum(args):
                   + (f"{sv['seconds']:>8.2f} {mem(sv):>8.0f} {sv['seconds'] / st['seconds']:>8.1f}x  {ok}" if sv else
                      f"{'skipped':>8} {'':>8} {'':>9}  (SVD above p = {args.no_svd_above} skipped: minutes here)"))
             rows.append(res)
-    print("# stream: accumulate ΦᵀΦ, ΦᵀY, ΦᵀF batch by batch + uncentred and centred spectra + D_LR; "
-          "time excludes generating Φ.\n# svd: torch.linalg.svd of the whole float64 Φ + quality; "
+    print("# stream: accumulate ΦᵀΦ and the one-hot class sums batch by batch, the outputs' moments from the "
+          "head (f = ΦH), uncentred and centred spectra, Π, Π*, D_LR; time excludes generating Φ.\n# svd: torch.linalg.svd of the whole float64 Φ + quality; "
           "memory is the process's peak (GPU: peak allocated).")
     return rows
 

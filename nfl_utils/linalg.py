@@ -6,6 +6,7 @@ import warnings
 
 import numpy as np
 import torch
+from scipy.linalg import eigh as scipy_eigh
 from scipy.linalg.blas import dsyrk
 
 EIG_RTOL = 1e-10    # modes with ρ_k < EIG_RTOL·ρ_1 are dropped (measures.md)
@@ -85,8 +86,18 @@ def syrk_(S, X):
         S.addmm_(X.T, X)
 
 
+def eigh(M):
+    """Eigenvalues (ascending) and eigenvectors of the symmetric float64 matrix M (lower triangle
+    read). On the CPU through SciPy's LAPACK ``syevd`` (divide and conquer, the algorithm
+    torch.linalg.eigh uses too): 2-3x faster here at p = 512 than torch's build."""
+    if M.device.type != "cpu":
+        return torch.linalg.eigh(M)
+    w, v = scipy_eigh(M.detach().numpy(), driver="evd", check_finite=False)
+    return torch.from_numpy(w), torch.from_numpy(v)
+
+
 def eig_desc(M):
-    evals, evecs = torch.linalg.eigh(M)
+    evals, evecs = eigh(M)
     return drop_small(evals.flip(0), evecs.flip(1))
 
 

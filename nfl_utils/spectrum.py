@@ -18,7 +18,7 @@ import torch
 
 from .cka import cka_kernels, linear_cka, low_rank_measure_explicit  # noqa: F401  (public API)
 from .linalg import (EIG_RTOL, RANK_RTOL, ArrayKind, FewSamplesWarning, as_matrix, drop_small,  # noqa: F401
-                     eig_desc, one_hot, one_hot_labels, syrk_, warn_few)
+                     eig_desc, eigh, one_hot, one_hot_labels, syrk_, warn_few)
 
 def _ptr(x) -> int:
     if isinstance(x, torch.Tensor):
@@ -45,6 +45,8 @@ class SpectralAccumulator:
         self.kind = None
         self.S = self.sphi = self.ref = None
         self.stats: dict[str, list] = {}     # name -> [Σ(φ−r)(f−g)ᵀ, Σ(f−g), Σ(f−g)(f−g)ᵀ, g]
+        self.heads: dict[str, tuple] = {}    # name -> (W, b): f = Wφ + b, moments derived from Φ's
+        self._eig: dict = {}                 # centre -> (ρ, V) and "sym" -> Σφ'φ'ᵀ, until the next update()
 
     def update(self, phi, targets=None, outputs=None):
         if self.kind is None:
@@ -56,6 +58,9 @@ class SpectralAccumulator:
         if self.S is not None and p != self.S.shape[0]:
             raise ValueError(f"phi has {p} columns in this batch but {self.S.shape[0]} before")
         given = {k: v for k, v in (("targets", targets), ("outputs", outputs)) if v is not None}
+        if set(given) & set(self.heads):
+            raise ValueError(f"{sorted(set(given) & set(self.heads))} already come from linear_outputs(); "
+                             "pass them one way only")
         if self.n and set(given) != set(self.stats):
             raise ValueError(f"every batch must give the same arrays; first batch had "
                              f"{sorted(self.stats) or 'phi only'}, this one {sorted(given) or 'phi only'}")
@@ -108,12 +113,46 @@ class SpectralAccumulator:
                 FF.addmm_(F.T, F)
                 j += C
         self.n += n
+        self._eig.clear()
         return self
+
+    def linear_outputs(self, weight, bias=None, name: str = "outputs"):
+        """Outputs that are a linear map of the features, f = W φ + b (a network's linear head):
+        their moments follow exactly from Φ's (with φ' = φ − r: Σφ'f'ᵀ = S Wᵀ, Σf' = W s',
+        Σf'f'ᵀ = W S Wᵀ, shift g = W r + b), so no pass over the data and no n×p×C product is
+        needed. ``weight`` is (C, p), ``bias`` (C,); setting them again replaces them (the
+        eigendecomposition of Φ is kept: a frozen Φ with a changing head costs O(p²C))."""
+        self._check()
+        if name in self.stats:
+            raise ValueError(f"{name!r} were given to update(); pass them one way only")
+        p = self.S.shape[0]
+        W = as_matrix(weight, "weight", device=self.kind.device)
+        if W.shape[1] != p:
+            raise ValueError(f"weight must be (C, p) with p = {p} (the features' width); got {tuple(W.shape)}")
+        b = torch.zeros(W.shape[0], dtype=torch.float64, device=W.device) if bias is None else \
+            as_matrix(bias, "bias", device=W.device, allow_1d=True)[:, 0]
+        if b.shape[0] != W.shape[0]:
+            raise ValueError(f"bias has {b.shape[0]} entries but weight has {W.shape[0]} rows (outputs)")
+        self.heads[name] = (W, b)
+        return self
+
+    def _moments(self, name: str):
+        """[Σ(φ−r)(f−g)ᵀ, Σ(f−g), Σ(f−g)(f−g)ᵀ, g] of an array given to update() or a linear head."""
+        if name in self.stats:
+            return self.stats[name]
+        W, b = self.heads[name]
+        PF = self._sym() @ W.T
+        return [PF, W @ self.sphi, W @ PF, W @ self.ref + b]
+
+    def _names(self) -> list[str]:
+        return list(self.stats) + [k for k in self.heads if k not in self.stats]
 
     # Moments of the data from the shifted ones: with φ' = φ − r, f' = f − g,
     #   ΣφφT = Σφ'φ'ᵀ + r s'ᵀ + s' rᵀ + n r rᵀ, and centred: Σφ'φ'ᵀ − s' s'ᵀ / n.
     def _sym(self) -> torch.Tensor:
-        return torch.triu(self.S) + torch.triu(self.S, 1).T
+        if "sym" not in self._eig:          # cleared by update() with the eigendecompositions
+            self._eig["sym"] = torch.triu(self.S) + torch.triu(self.S, 1).T
+        return self._eig["sym"]
 
     def gram(self, centre: bool = False) -> torch.Tensor:
         """The accumulated ΦᵀΦ (symmetric, p×p), or ΦcᵀΦc with ``centre``."""
@@ -127,7 +166,7 @@ class SpectralAccumulator:
 
     def cross(self, name: str, centre: bool = False):
         """(ΦᵀF, Fᵀ1, FᵀF) of one accumulated array, or their centred versions (Fᵀ1 then 0)."""
-        PF, sF, FF, g = self.stats[name]
+        PF, sF, FF, g = self._moments(name)
         s, r, n = self.sphi, self.ref, self.n
         if centre:
             return PF - torch.outer(s, sF) / n, torch.zeros_like(sF), FF - torch.outer(sF, sF) / n
@@ -159,12 +198,14 @@ class SpectralAccumulator:
     def diagonalize(self, centre: bool = False) -> "Spectrum":
         self._check()
         n, p = self.n, self.S.shape[0]
-        M = self.gram(centre) / n
-        rho, V = eig_desc(0.5 * (M + M.T))
+        if centre not in self._eig:
+            M = self.gram(centre) / n
+            self._eig[centre] = eig_desc(0.5 * (M + M.T))
+        rho, V = self._eig[centre]
         if n <= p:
             warn_few(n, p)
         cross, norms = {}, {}
-        for name in self.stats:
+        for name in self._names():
             P, _, FF = self.cross(name, centre)
             cross[name], norms[name] = P / n, torch.trace(FF) / n
         return Spectrum._build(rho, V, self.mean() if centre else None, cross, norms, n, p, centre, self.kind)
@@ -172,11 +213,11 @@ class SpectralAccumulator:
     def low_rank_measure(self) -> float:
         """D_LR of the accumulated Φ against the accumulated outputs (measures.md); NaN stays NaN."""
         self._check()
-        if "outputs" not in self.stats:
-            raise ValueError("D_LR needs the network outputs: pass outputs= to update()")
+        if "outputs" not in self._names():
+            raise ValueError("D_LR needs the network outputs: pass outputs= to update() or call linear_outputs()")
         Mc = self.gram(centre=True)                            # ΦcᵀΦc
         Bc, _, Gc = self.cross("outputs", centre=True)         # ΦcᵀFc, FcᵀFc
-        w, U = torch.linalg.eigh(0.5 * (Gc + Gc.T))
+        w, U = eigh(0.5 * (Gc + Gc.T))
         if w.max() <= 0:
             raise ValueError("the outputs are constant over the sample: the span of the centred "
                              "outputs is empty and D_LR is undefined")

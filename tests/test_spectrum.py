@@ -310,3 +310,44 @@ def test_properties_over_random_shapes(n, p, C, seed, centre):
         d = low_rank_measure(phi, f)
         assert 0 <= d <= 1
         assert d == pytest.approx(low_rank_measure_explicit(phi, f), abs=1e-7)
+
+
+@pytest.mark.parametrize("offset", [0.0, 1e3])
+def test_linear_outputs_equal_the_outputs_they_describe(offset):
+    """f = Φ Wᵀ + b given as a head (moments derived from Φ's) or as an array: the same uncentred
+    and centred spectra, utilities and D_LR, to float64 round-off; a new head reuses the
+    eigendecomposition and still matches an accumulator fed the new outputs."""
+    rng = np.random.default_rng(7)
+    phi = np.maximum(rng.standard_normal((900, 40)) @ rng.standard_normal((40, 48)), 0) + offset
+    y = one_hot(rng.integers(0, 6, 900), 6)
+    heads = [(rng.standard_normal((6, 48)), rng.standard_normal(6)) for _ in range(2)]
+    acc = SpectralAccumulator()
+    for i in range(0, 900, 250):
+        acc.update(phi[i:i + 250], y[i:i + 250])
+    for W, b in heads:
+        acc.linear_outputs(W, b)
+        dense = SpectralAccumulator().update(phi, y, phi @ W.T + b)
+        for centre in (False, True):
+            a, d = acc.diagonalize(centre), dense.diagonalize(centre)
+            # batching changes round-off: ~1e-16 of ρ_1 (4.8e7 with the offset) on every eigenvalue
+            np.testing.assert_allclose(a.eigenvalues, d.eigenvalues, rtol=1e-11, atol=1e-13 * d.eigenvalues[0])
+            np.testing.assert_allclose(a.cumulative_utility, d.cumulative_utility, atol=1e-9)
+            np.testing.assert_allclose(a.cumulative_quality, d.cumulative_quality, atol=1e-12)
+        assert acc.low_rank_measure() == pytest.approx(dense.low_rank_measure(), abs=1e-9)
+    with pytest.raises(ValueError, match="one way only"):
+        acc.update(phi[:5], y[:5], phi[:5] @ heads[0][0].T)
+    with pytest.raises(ValueError, match=r"weight must be \(C, p\) with p = 48"):
+        acc.linear_outputs(np.ones((6, 47)))
+    with pytest.raises(ValueError, match="bias has 5 entries"):
+        acc.linear_outputs(np.ones((6, 48)), np.ones(5))
+
+
+def test_eigendecomposition_is_reused_until_the_next_batch():
+    rng = np.random.default_rng(8)
+    phi = rng.standard_normal((300, 20))
+    acc = SpectralAccumulator().update(phi[:200])
+    first = acc.diagonalize()
+    assert acc.diagonalize()._rho is first._rho                   # memoised
+    acc.update(phi[200:])                                        # new data: decomposed again
+    np.testing.assert_allclose(acc.diagonalize().eigenvalues, diagonalize(phi).eigenvalues, rtol=1e-12)
+    assert acc.diagonalize()._rho is not first._rho

@@ -298,3 +298,30 @@ def test_hot_linear_is_the_dense_layer_on_one_hot_pairs():
     torch.nn.functional.cross_entropy(out_h, y).backward()
     for a, b in zip(dense.parameters(), hot.parameters()):
         torch.testing.assert_close(b.grad, a.grad, rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("task", ["classify", "regress"])
+def test_head_only_measurement_kept_from_the_first_checkpoint_equals_a_fresh_one(task):
+    """A head-only run measures Φ's side once (moments, eigendecompositions, S_init, NC1-2,
+    eigenfunctions) and only the head's side afterwards: after training the head, every number
+    equals a measurement from scratch; and the head's part does move."""
+    from nfl_utils.measure import measure
+    from nfl_utils.train import setup, train_epoch
+
+    s = setup(Config(**SMALL, head_only=True, task=task, loss="mse"))
+    cache = {}
+    first, _ = measure(s.model, s.data, s.cfg, s.phi0, s.theta0, s.phi0_norm, cache)
+    for _ in range(2):
+        train_epoch(s.model, s.opt, s.sched, s.data.x_train, s.data.y_train, s.cfg, s.gen, s.data.num_classes)
+    kept, kept_arr = measure(s.model, s.data, s.cfg, s.phi0, s.theta0, s.phi0_norm, cache)
+    fresh, fresh_arr = measure(s.model, s.data, s.cfg, s.phi0, s.theta0, s.phi0_norm, None)
+    assert {"moments:train", "moments:test", "features"} <= set(cache)
+    assert set(kept) == set(fresh) and set(kept_arr) == set(fresh_arr)
+    for k in fresh:
+        if k != "measure_time":
+            assert kept[k] == pytest.approx(fresh[k], rel=1e-12, abs=1e-14, nan_ok=True), k
+    for k in fresh_arr:
+        np.testing.assert_allclose(kept_arr[k], fresh_arr[k], rtol=1e-12, atol=1e-14, err_msg=k)
+    assert kept["s_init"] == pytest.approx(1.0, abs=1e-12)                # Φ is Φ₀
+    assert kept["train_u_gap"] == first["train_u_gap"]                      # Φ's side: kept
+    assert abs(kept["train_dlr"] - first["train_dlr"]) > 1e-3 and kept["train_loss"] < first["train_loss"]
