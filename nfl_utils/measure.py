@@ -50,8 +50,8 @@ def correct(out, labels, cfg, num_classes):
 @torch.no_grad()
 def forward_all(model, x, batch=None, amp=False, channels_last=False):
     """(Φ, f̂) of every row of ``x`` (on the model's device), eval mode, in batches of ``batch``
-    rows (default 2048 on a GPU, 512 on the CPU, where larger batches of images leave the cache:
-    a 5,000-image pass of the quick CNN takes 0.37 s in 512s and 0.65 s in 2048s here)."""
+    rows (default 2048 on a GPU, 512 on the CPU, where batches of 2048 images fall out of the
+    cache: the quick CNN's 5,000-image pass took 0.65 s in 2048s and 0.36-0.6 s in 512s here)."""
     model.eval()
     dev = next(model.parameters()).device
     batch = batch or (512 if dev.type == "cpu" else 2048)
@@ -73,10 +73,11 @@ def flat_params(model) -> torch.Tensor:
 
 
 def head_map(model) -> tuple[torch.Tensor, torch.Tensor]:
-    """(W, b), float64, of the network's readout f̂ = W Φ + b: the linear head times the output scale."""
+    """(W, b), float64, of the network's readout f̂ = W Φ + b: the linear head times the output
+    scale (b is None for a head without bias)."""
     scale, head = float(model.output_scale), model.head
-    b = head.bias if head.bias is not None else torch.zeros(head.out_features, device=head.weight.device)
-    return head.weight.detach().double() * scale, b.detach().double() * scale
+    b = None if head.bias is None else head.bias.detach().double() * scale
+    return head.weight.detach().double() * scale, b
 
 
 def _spectral(acc, head, C, prefix, row, arrays):
@@ -116,15 +117,13 @@ def frozen(cfg, cache) -> bool:
     return cache is not None and cfg.head_only and not cfg.amp
 
 
-def features_and_outputs(model, x, cfg, cache: dict | None = None, key: str = ""):
-    """(Φ, f̂) on ``x``. For a head-only run Φ is frozen (features in eval mode, no gradient), so
-    ``cache`` keeps Φ of the first call and later calls only apply the head: the same numbers,
-    without a pass through the network."""
-    if not frozen(cfg, cache):
+def features_and_outputs(model, x, cfg, keep: dict | None = None, key: str = ""):
+    """(Φ, f̂) on ``x``. ``keep``: for a frozen Φ (see :func:`frozen`), Φ of the first call is
+    kept under ``key`` and later calls only apply the head: the same numbers, without a pass
+    through the network."""
+    if keep is None:
         return forward_all(model, x, amp=cfg.amp, channels_last=cfg.channels_last)
-    if key not in cache:
-        cache[key] = forward_all(model, x, amp=cfg.amp, channels_last=cfg.channels_last)[0]
-    phi = cache[key]
+    phi = _kept(keep, key, lambda: forward_all(model, x, amp=cfg.amp, channels_last=cfg.channels_last)[0])
     model.eval()
     with torch.no_grad():
         out = model.head(phi.to(next(model.head.parameters()).dtype)) * model.output_scale
@@ -148,13 +147,13 @@ def measure(model, data, cfg, phi0, theta0, phi0_norm: float | None = None,
     row, arrays = {}, {}
     kC = 2 if regress else C    # the collapsed state has C modes, or {1, f̂} for a scalar target
 
-    tphi, tout = features_and_outputs(model, data.x_test[data.test_measure_idx], cfg, cache, "test")
+    tphi, tout = features_and_outputs(model, data.x_test[data.test_measure_idx], cfg, keep, "test")
     ty = data.y_test[data.test_measure_idx].to(tphi.device)
     row["test_loss"] = float(loss_fn(tout, ty, cfg, C))
     row["test_acc"] = float(correct(tout, ty, cfg, C)) / len(ty)
 
     idx = data.measure_idx
-    phi, out = features_and_outputs(model, data.x_train[idx], cfg, cache, "train")
+    phi, out = features_and_outputs(model, data.x_train[idx], cfg, keep, "train")
     y = data.y_train[idx].to(phi.device)
     row["train_loss"] = float(loss_fn(out, y, cfg, C))
     row["train_acc"] = float(correct(out, y, cfg, C)) / len(y)

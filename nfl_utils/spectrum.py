@@ -46,7 +46,7 @@ class SpectralAccumulator:
         self.S = self.sphi = self.ref = None
         self.stats: dict[str, list] = {}     # name -> [Σ(φ−r)(f−g)ᵀ, Σ(f−g), Σ(f−g)(f−g)ᵀ, g]
         self.heads: dict[str, tuple] = {}    # name -> (W, b): f = Wφ + b, moments derived from Φ's
-        self._eig: dict = {}                 # centre -> (ρ, V) and "sym" -> Σφ'φ'ᵀ, until the next update()
+        self._memo: dict = {}                # centre -> (ρ, V) and "sym" -> Σφ'φ'ᵀ, until the next update()
 
     def update(self, phi, targets=None, outputs=None):
         if self.kind is None:
@@ -113,7 +113,7 @@ class SpectralAccumulator:
                 FF.addmm_(F.T, F)
                 j += C
         self.n += n
-        self._eig.clear()
+        self._memo.clear()
         return self
 
     def linear_outputs(self, weight, bias=None, name: str = "outputs"):
@@ -150,9 +150,9 @@ class SpectralAccumulator:
     # Moments of the data from the shifted ones: with φ' = φ − r, f' = f − g,
     #   ΣφφT = Σφ'φ'ᵀ + r s'ᵀ + s' rᵀ + n r rᵀ, and centred: Σφ'φ'ᵀ − s' s'ᵀ / n.
     def _sym(self) -> torch.Tensor:
-        if "sym" not in self._eig:          # cleared by update() with the eigendecompositions
-            self._eig["sym"] = torch.triu(self.S) + torch.triu(self.S, 1).T
-        return self._eig["sym"]
+        if "sym" not in self._memo:
+            self._memo["sym"] = torch.triu(self.S) + torch.triu(self.S, 1).T
+        return self._memo["sym"]
 
     def gram(self, centre: bool = False) -> torch.Tensor:
         """The accumulated ΦᵀΦ (symmetric, p×p), or ΦcᵀΦc with ``centre``."""
@@ -198,10 +198,10 @@ class SpectralAccumulator:
     def diagonalize(self, centre: bool = False) -> "Spectrum":
         self._check()
         n, p = self.n, self.S.shape[0]
-        if centre not in self._eig:
+        if centre not in self._memo:
             M = self.gram(centre) / n
-            self._eig[centre] = eig_desc(0.5 * (M + M.T))
-        rho, V = self._eig[centre]
+            self._memo[centre] = eig_desc(0.5 * (M + M.T))
+        rho, V = self._memo[centre]
         if n <= p:
             warn_few(n, p)
         cross, norms = {}, {}

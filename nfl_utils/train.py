@@ -97,7 +97,7 @@ class Session:
     phi0: torch.Tensor | None = None
     theta0: torch.Tensor | None = None
     phi0_norm: float = 0.0
-    cache: dict = field(default_factory=dict)   # frozen Φ of a head-only run (measure.features_and_outputs)
+    cache: dict = field(default_factory=dict)   # a head-only run's frozen Φ and its measures (measure.measure)
 
     def progress_state(self) -> dict:
         return {"epoch": self.epoch, "model": self.model.state_dict(), "opt": self.opt.state_dict(),
