@@ -75,11 +75,18 @@ def nc3(phi, labels, weight, _stats=None) -> float:
     return float(torch.linalg.matrix_norm(W.T / torch.linalg.matrix_norm(W) - M / torch.linalg.matrix_norm(M)))
 
 
-def nc4(phi, labels, outputs, _stats=None) -> float:
-    """Fraction of samples where the net's argmax disagrees with the nearest-class-mean rule."""
+def nearest_class_mean(phi, labels, _stats=None) -> torch.Tensor:
+    """The class whose mean μ_c is nearest (Euclidean) to each row of Φ."""
+    mu, _, X, *_ = _stats or class_means(phi, labels)
+    return torch.cdist(X, mu).argmin(1)
+
+
+def nc4(phi, labels, outputs, _stats=None, _nearest=None) -> float:
+    """Fraction of samples where the net's argmax disagrees with the nearest-class-mean rule
+    (``_nearest``: that rule's classes, when already known)."""
     mu, mu_g, X, y, C = _stats or class_means(phi, labels)
     F = as_matrix(outputs, "outputs", n=X.shape[0], device=X.device)
-    ncc = torch.cdist(X, mu).argmin(1)
+    ncc = nearest_class_mean(phi, labels, (mu, mu_g, X, y, C)) if _nearest is None else _nearest
     return float((F.argmax(1) != ncc).double().mean())
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from .data import DATASETS, canonical_name, num_classes_of
 from .models import ACTIVATIONS, MODELS
 
-SCHEMA = 3   # bump when what a run records changes: old runs then get new directories
+SCHEMA = 4   # bump when what a run records changes: old runs then get new directories
 
 
 def _f(default, help: str):
@@ -61,10 +61,12 @@ class Config:
     checkpoints: tuple[int, ...] = _f((), "epochs at which to measure (0 = init); default 0, 1, 2, 4, ..., epochs")
     measure_size: int = _f(1000, "class-balanced measurement subset of the training set")
     test_measure_size: int = _f(1000, "class-balanced measurement subset of the test set")
+    test_spectra: bool = _f(False, "also diagonalise Φ on the test measurement set (spectra, Π, Π*, D_LR on test "
+                                   "data: run.eigenvalues(split='test'), ...); no notebook reads them")
     save_models: bool = _f(False, "also store the weights at every checkpoint (checkpoints.pt)")
     device: str = _f("auto", "auto (cuda when present), cpu or cuda")
     amp: bool = _f(False, "bf16 autocast on CUDA")
-    channels_last: bool = _f(False, "channels_last memory format for convnets on CUDA")
+    channels_last: bool = _f(False, "channels_last memory format for convnets (training and measurement; on the CPU too)")
     modadd_p: int = _f(97, "modadd: the modulus p (inputs are one-hot a and b, p classes)")
     modadd_fraction: float = _f(0.4, "modadd: fraction of the p² pairs used for training")
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -58,6 +59,13 @@ class DataBundle:
     @property
     def n_train(self) -> int:
         return len(self.y_train)
+
+    @cached_property
+    def measurement_sets(self) -> tuple:
+        """(x, y) of the training measurement set and (x, y) of the test measurement set, gathered
+        once (every checkpoint reads them)."""
+        return (self.x_train[self.measure_idx], self.y_train[self.measure_idx],
+                self.x_test[self.test_measure_idx], self.y_test[self.test_measure_idx])
 
 
 def data_root(root=None) -> Path | None:

@@ -106,6 +106,8 @@ def drop_small(evals, evecs):
         raise ValueError("phi is identically zero (after centring, if asked): it has no modes. "
                          "Check for dead units or a constant feature map.")
     keep = evals > EIG_RTOL * evals[0]
+    if bool(keep.all()):
+        return evals, evecs
     return evals[keep], evecs[:, keep]
 
 

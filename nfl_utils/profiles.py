@@ -30,13 +30,14 @@ def with_head_only(name: str, cfg: Config) -> dict[str, Config]:
 SGD = dict(optimizer="sgd", momentum=0.9, weight_decay=5e-4, batch_size=128)
 # The headline net: MLP 784-512-512-512 on 10,000 MNIST images, SGD + weight decay, 20 epochs.
 MLP = Config(dataset="mnist", model="mlp", width=512, depth=3, train_size=10_000, epochs=20, lr=0.1, loss="mse",
-             measure_size=2000, test_measure_size=5000, checkpoints=(0, 1, 2, 5, 10, 20), **SGD)
+             measure_size=2000, test_measure_size=2000, checkpoints=(0, 1, 2, 5, 10, 20), **SGD)
 CNN = Config(dataset="fashion-mnist", model="cnn", width=256, channels=16, train_size=10_000, epochs=10, lr=0.05,
-             loss="mse", measure_size=2000, test_measure_size=5000, checkpoints=(0, 1, 2, 5, 10), **SGD)
+             loss="mse", measure_size=2000, test_measure_size=2000, checkpoints=(0, 1, 2, 5, 10), channels_last=True,
+             **SGD)
 # The small net of the seeded richness contrasts: MLP 784-256-256 on 5,000 images, 10 epochs, measured at 0, 5, 10.
-SMALL = MLP.replace(width=256, depth=2, train_size=5000, epochs=10, measure_size=1000, test_measure_size=2000,
+SMALL = MLP.replace(width=256, depth=2, train_size=5000, epochs=10, measure_size=1000, test_measure_size=1000,
                     checkpoints=(0, 5, 10))
-SMALL_CNN = CNN.replace(channels=8, width=128, train_size=5000, epochs=6, measure_size=1000, test_measure_size=2000,
+SMALL_CNN = CNN.replace(channels=8, width=128, train_size=5000, epochs=6, measure_size=1000, test_measure_size=1000,
                         checkpoints=(0, 3, 6))
 # Shuffled labels: 1,000 images memorised with Adam (train accuracy must reach 95% for the claim).
 MEMO = SMALL.replace(train_size=1000, optimizer="adam", lr=1e-3, weight_decay=0.0, batch_size=100, epochs=60,
@@ -46,7 +47,7 @@ GROK = Config(dataset="modadd", model="mlp", width=512, depth=1, optimizer="adam
               batch_size=4096, epochs=2400, loss="ce", measure_size=4096, test_measure_size=6000,
               checkpoints=(0, 50, 100, 200, 400, 800, 1200, 1400, 1600, 1800, 2000, 2400))
 DLGN_IMG = Config(dataset="fashion-mnist", model="dlgn", width=128, depth=3, lr=1e-3, optimizer="adam", momentum=0.0,
-                  batch_size=128, epochs=8, train_size=10_000, measure_size=1000, test_measure_size=5000,
+                  batch_size=128, epochs=8, train_size=10_000, measure_size=1000, test_measure_size=2000,
                   checkpoints=(0, 1, 2, 4, 8))
 CIRCLE = Config(dataset="circle", model="dlgn", width=8, depth=3, lr=0.01, optimizer="adam", momentum=0.0,
                 batch_size=100, epochs=200, measure_size=600, test_measure_size=600, save_models=True,

@@ -66,16 +66,25 @@ class Run:
         return float(self.metrics[column].iloc[checkpoint])
 
     # -- per-checkpoint arrays, trimmed
+    def _spectral(self, what: str, checkpoint: int, split: str, centred: bool) -> np.ndarray:
+        if split not in ("train", "test"):
+            raise ValueError(f"split must be 'train' or 'test'; got {split!r}")
+        key = f"{split}_{_kind(centred)}_{what}"
+        if key not in self.arrays:
+            raise KeyError(f"run {self.hash} has no {split}-set spectra: train it with test_spectra=True "
+                           "(--test-spectra) to diagonalise Φ on the test measurement set too")
+        return _trim(self.arrays[key][checkpoint])
+
     def eigenvalues(self, checkpoint: int = -1, split: str = "train", centred: bool = False) -> np.ndarray:
-        return _trim(self.arrays[f"{split}_{_kind(centred)}_eigenvalues"][checkpoint])
+        return self._spectral("eigenvalues", checkpoint, split, centred)
 
     def cum_quality(self, checkpoint: int = -1, split: str = "train", centred: bool = False) -> np.ndarray:
         """Π*(k), k = 1..rank."""
-        return _trim(self.arrays[f"{split}_{_kind(centred)}_cum_quality"][checkpoint])
+        return self._spectral("cum_quality", checkpoint, split, centred)
 
     def cum_utility(self, checkpoint: int = -1, split: str = "train", centred: bool = False) -> np.ndarray:
         """Π(k), k = 1..rank."""
-        return _trim(self.arrays[f"{split}_{_kind(centred)}_cum_utility"][checkpoint])
+        return self._spectral("cum_utility", checkpoint, split, centred)
 
     def class_means(self, checkpoint: int = -1, centred: bool = False) -> np.ndarray:
         """(K, C): E[e_k | class c] on the training measurement set (classification runs)."""

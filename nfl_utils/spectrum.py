@@ -46,7 +46,8 @@ class SpectralAccumulator:
         self.S = self.sphi = self.ref = None
         self.stats: dict[str, list] = {}     # name -> [Σ(φ−r)(f−g)ᵀ, Σ(f−g), Σ(f−g)(f−g)ᵀ, g]
         self.heads: dict[str, tuple] = {}    # name -> (W, b): f = Wφ + b, moments derived from Φ's
-        self._memo: dict = {}                # centre -> (ρ, V) and "sym" -> Σφ'φ'ᵀ, until the next update()
+        self._memo: dict = {}                # Φ's eigendecompositions, Σφ'φ'ᵀ, the data's coefficients and the
+        #                                      heads' moments, until the next update() (a head's: linear_outputs())
 
     def update(self, phi, targets=None, outputs=None):
         if self.kind is None:
@@ -134,15 +135,18 @@ class SpectralAccumulator:
         if b.shape[0] != W.shape[0]:
             raise ValueError(f"bias has {b.shape[0]} entries but weight has {W.shape[0]} rows (outputs)")
         self.heads[name] = (W, b)
+        self._memo = {k: v for k, v in self._memo.items() if not (isinstance(k, tuple) and name in k)}
         return self
 
     def _moments(self, name: str):
         """[Σ(φ−r)(f−g)ᵀ, Σ(f−g), Σ(f−g)(f−g)ᵀ, g] of an array given to update() or a linear head."""
         if name in self.stats:
             return self.stats[name]
-        W, b = self.heads[name]
-        PF = self._sym() @ W.T
-        return [PF, W @ self.sphi, W @ PF, W @ self.ref + b]
+        if ("moments", name) not in self._memo:
+            W, b = self.heads[name]
+            PF = self._sym() @ W.T
+            self._memo["moments", name] = [PF, W @ self.sphi, W @ PF, W @ self.ref + b]
+        return self._memo["moments", name]
 
     def _names(self) -> list[str]:
         return list(self.stats) + [k for k in self.heads if k not in self.stats]
@@ -204,18 +208,23 @@ class SpectralAccumulator:
         rho, V = self._memo[centre]
         if n <= p:
             warn_few(n, p)
-        cross, norms = {}, {}
+        coef, norms = {}, {}
         for name in self._names():
-            P, _, FF = self.cross(name, centre)
-            cross[name], norms[name] = P / n, torch.trace(FF) / n
-        return Spectrum._build(rho, V, self.mean() if centre else None, cross, norms, n, p, centre, self.kind)
+            key = ("coefficients", centre, name)
+            if key not in self._memo:
+                P, _, FF = self.cross(name, centre)
+                self._memo[key] = (_coefficients(V, rho, P / n), torch.trace(FF) / n)
+            coef[name], norms[name] = self._memo[key]
+        return Spectrum._from_coefficients(rho, V, self.mean() if centre else None, coef, norms, n, p, centre,
+                                           self.kind)
 
     def low_rank_measure(self) -> float:
         """D_LR of the accumulated Φ against the accumulated outputs (measures.md); NaN stays NaN."""
         self._check()
         if "outputs" not in self._names():
             raise ValueError("D_LR needs the network outputs: pass outputs= to update() or call linear_outputs()")
-        Mc = self.gram(centre=True)                            # ΦcᵀΦc
+        if "norm_c" not in self._memo:
+            self._memo["norm_c"] = torch.linalg.matrix_norm(self.gram(centre=True))     # ‖ΦcᵀΦc‖_F
         Bc, _, Gc = self.cross("outputs", centre=True)         # ΦcᵀFc, FcᵀFc
         w, U = eigh(0.5 * (Gc + Gc.T))
         if w.max() <= 0:
@@ -223,11 +232,16 @@ class SpectralAccumulator:
                              "outputs is empty and D_LR is undefined")
         keep = w > (RANK_RTOL ** 2) * w.max()
         X = (Bc @ U[:, keep]) / torch.sqrt(w[keep])            # ΦcᵀQ
-        den = torch.linalg.matrix_norm(Mc) * math.sqrt(int(keep.sum()))
+        den = self._memo["norm_c"] * math.sqrt(int(keep.sum()))
         if den <= 0:
             raise ValueError("phi is constant over the sample (zero centred kernel): D_LR is undefined")
         d = 1.0 - float((X * X).sum() / den)
         return d if math.isnan(d) else min(1.0, max(0.0, d))
+
+
+def _coefficients(V, rho, B):
+    """⟨e_k, f_c⟩ = v_kᵀ⟨φ, f_c⟩ / √ρ_k: (r, C) from the cross moments B (p, C)."""
+    return (V.T @ B) / torch.sqrt(rho)[:, None]
 
 
 # ----------------------------------------------------------------------------- the result
@@ -247,7 +261,12 @@ class Spectrum:
 
     @classmethod
     def _build(cls, rho, V, mean, cross, norms, n, p, centre, kind):
-        coef = {k: (V.T @ B) / torch.sqrt(rho)[:, None] for k, B in cross.items()}
+        """From the cross moments (p, C) ⟨φ, f_c⟩ of each named array."""
+        coef = {k: _coefficients(V, rho, B) for k, B in cross.items()}
+        return cls._from_coefficients(rho, V, mean, coef, norms, n, p, centre, kind)
+
+    @classmethod
+    def _from_coefficients(cls, rho, V, mean, coef, norms, n, p, centre, kind):
         for k, v in norms.items():
             if v <= 0:
                 raise ValueError(f"{k} are identically zero{' after centring' if centre else ''}: "

@@ -37,7 +37,7 @@ def close(a, b, rel=1e-10):
 
 @pytest.mark.parametrize("model", ["mlp", "cnn", "dlgn"])
 def test_probe_equals_the_recorded_measures_of_a_stored_run(runs, model):
-    run = train(Config(**TINY, model=model, loss="mse" if model == "mlp" else "ce"), progress=False)
+    run = train(Config(**TINY, model=model, loss="mse" if model == "mlp" else "ce", test_spectra=True), progress=False)
     data, m = run.data(), run.model()
     for split, x, y, idx in (("train", data.x_train, data.y_train, data.measure_idx),
                              ("test", data.x_test, data.y_test, data.test_measure_idx)):

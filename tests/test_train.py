@@ -108,7 +108,7 @@ def test_config_hash_is_stable_and_sensitive():
 
 # ----------------------------------------------------------------------------- training
 def test_head_only_freezes_the_spectrum_while_utility_moves(runs):
-    run = train(Config(**SMALL, head_only=True), progress=False)
+    run = train(Config(**SMALL, head_only=True, test_spectra=True), progress=False)
     A = run.arrays
     for key in ("train_u_eigenvalues", "train_c_eigenvalues", "train_u_cum_quality", "train_c_cum_quality",
                 "ef_class_means_u", "ef_class_means_c", "test_u_eigenvalues", "test_u_cum_quality"):
@@ -126,7 +126,7 @@ def test_head_only_freezes_the_spectrum_while_utility_moves(runs):
 
 
 def test_every_measure_is_recorded_and_finite(runs):
-    run = train(Config(**SMALL), progress=False)
+    run = train(Config(**SMALL, test_spectra=True), progress=False)
     m = run.metrics
     assert list(m["epoch"]) == [0, 2, 4, 6]
     for col in ["train_loss", "test_acc", "train_u_pi_C", "train_u_pistar_C", "train_c_d_eff", "train_u_gap",
@@ -308,14 +308,14 @@ def test_head_only_measurement_kept_from_the_first_checkpoint_equals_a_fresh_one
     from nfl_utils.measure import measure
     from nfl_utils.train import setup, train_epoch
 
-    s = setup(Config(**SMALL, head_only=True, task=task, loss="mse"))
+    s = setup(Config(**SMALL, head_only=True, task=task, loss="mse", test_spectra=True))
     cache = {}
     first, _ = measure(s.model, s.data, s.cfg, s.phi0, s.theta0, s.phi0_norm, cache)
     for _ in range(2):
         train_epoch(s.model, s.opt, s.sched, s.data.x_train, s.data.y_train, s.cfg, s.gen, s.data.num_classes)
     kept, kept_arr = measure(s.model, s.data, s.cfg, s.phi0, s.theta0, s.phi0_norm, cache)
     fresh, fresh_arr = measure(s.model, s.data, s.cfg, s.phi0, s.theta0, s.phi0_norm, None)
-    assert {"moments:train", "moments:test", "features"} <= set(cache)
+    assert {"moments:train", "moments:test", "features", "parameters"} <= set(cache)
     assert set(kept) == set(fresh) and set(kept_arr) == set(fresh_arr)
     for k in fresh:
         if k != "measure_time":
