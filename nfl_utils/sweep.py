@@ -122,8 +122,10 @@ def _train_one(cfg_dict: dict, store_path: str, threads: int | None, on_checkpoi
     pid_dir = os.environ.get(PID_DIR_ENV)
     if pid_dir:
         os.makedirs(pid_dir, exist_ok=True)
-        with open(os.path.join(pid_dir, f"{cfg.hash}.{os.getpid()}.pid"), "w") as f:
+        path = os.path.join(pid_dir, f"{cfg.hash}.{os.getpid()}.pid")
+        with open(path + ".tmp", "w") as f:          # written whole, then named: a reader never sees it empty
             f.write(str(os.getpid()))
+        os.replace(path + ".tmp", path)
     train(cfg, progress=False, on_checkpoint=on_checkpoint)
     return cfg.hash
 
