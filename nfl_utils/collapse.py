@@ -44,7 +44,8 @@ def nc1(phi, labels, _stats=None) -> float:
     if s.max() <= 0:
         raise ValueError("all class means coincide: Σ_B = 0 and NC1 is undefined")
     keep = s > 1e-10 * s.max()
-    Z = (X - mu[y]) @ U[:, keep]                         # within-class deviations on range(Σ_B)
+    Uk = U[:, keep]
+    Z = X @ Uk - (mu @ Uk)[y]                            # within-class deviations on range(Σ_B), (n, ≤C)
     return float(((Z * Z).mean(0) / s[keep] ** 2).sum() / C)
 
 
@@ -78,7 +79,7 @@ def nc3(phi, labels, weight, _stats=None) -> float:
 def nearest_class_mean(phi, labels, _stats=None) -> torch.Tensor:
     """The class whose mean μ_c is nearest (Euclidean) to each row of Φ."""
     mu, _, X, *_ = _stats or class_means(phi, labels)
-    return torch.cdist(X, mu).argmin(1)
+    return ((mu * mu).sum(1) - 2 * (X @ mu.T)).argmin(1)     # ‖x − μ_c‖² − ‖x‖²: an (n, C) product
 
 
 def nc4(phi, labels, outputs, _stats=None, _nearest=None) -> float:

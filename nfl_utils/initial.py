@@ -6,7 +6,7 @@ full run's measurement at epoch 0.
 
 The key is the content of what determines those numbers (:func:`fingerprint`): the feature map's
 architecture and every parameter and buffer, the measurement sets' inputs and labels, and the
-target and precision settings. Equal keys give equal numbers by construction, so sharing never
+task and precision settings. Equal keys give equal numbers by construction, so sharing never
 changes a result; it only skips recomputing it. The last :data:`KEEP` entries are held.
 """
 from __future__ import annotations
@@ -27,9 +27,10 @@ def _bytes(t: torch.Tensor):
 
 def fingerprint(model, data, cfg) -> str:
     """sha256 of Φ's architecture and state, the measurement sets and the settings the measures of
-    Φ depend on (task, loss, target scale, number of classes, autocast, memory format)."""
+    Φ depend on (task, number of classes, autocast, memory format, device). Not the loss or the
+    target scale: the spectral measures use f* at unit scale (:func:`measure.spectral_targets`)."""
     h = hashlib.sha256(repr(model.features).encode())
-    h.update(repr((cfg.task, cfg.loss, cfg.target_scale, data.num_classes, cfg.amp, cfg.channels_last,
+    h.update(repr((cfg.task, data.num_classes, cfg.amp, cfg.channels_last,
                    str(next(model.parameters()).device))).encode())
     for name, t in model.features.state_dict().items():
         h.update(name.encode())

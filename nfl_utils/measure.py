@@ -11,7 +11,7 @@ import torch.nn.functional as F
 
 from . import initial as shared
 from .collapse import class_means, nc1, nc2_equiangular, nc2_equinorm, nc3, nc4, nearest_class_mean
-from .spectrum import SpectralAccumulator, linear_cka
+from .spectrum import SpectralAccumulator
 
 TOP_INPUTS = 8   # inputs stored per eigenfunction: those that excite it most
 
@@ -32,6 +32,17 @@ def targets_for(labels, cfg, num_classes) -> torch.Tensor:
     if cfg.task == "regress":
         return regression_target(labels, num_classes, cfg.target_scale)
     return F.one_hot(labels, num_classes).double() * (cfg.target_scale if cfg.loss == "mse" else 1.0)
+
+
+def spectral_targets(labels, cfg, num_classes) -> torch.Tensor:
+    """f* for the spectral measures: :func:`targets_for` at unit scale (one-hot, or the
+    standardised digit). Quality ⟨e_k, f*⟩²/‖f*‖² does not change when f* is multiplied by a
+    number, so α·one-hot, one-hot under cross-entropy and the unit target give the same quality;
+    with one target for all of them, Φ's side of a measurement (which holds the target moments)
+    is the same for every α and loss and can be shared (:mod:`nfl_utils.initial`)."""
+    if cfg.task == "regress":
+        return regression_target(labels, num_classes, 1.0)
+    return F.one_hot(labels, num_classes).double()
 
 
 def loss_fn(out, labels, cfg, num_classes):
@@ -135,9 +146,9 @@ def _kept(cache, key, make):
 
 
 def centred_gram_norm(phi) -> float:
-    """‖ΦcᵀΦc‖_F, the normaliser of linear CKA (computed once for Φ₀)."""
-    X = phi.double() - phi.double().mean(0)
-    return float(torch.linalg.matrix_norm(X.T @ X))
+    """‖ΦcᵀΦc‖_F, the normaliser of linear CKA (computed once for Φ₀): from the accumulator's
+    shifted moments (a symmetric rank-k update, half a product's flops)."""
+    return float(torch.linalg.matrix_norm(SpectralAccumulator().update(phi).gram(centre=True)))
 
 
 def frozen(cfg, cache) -> bool:
@@ -158,8 +169,20 @@ def features_and_outputs(model, x, cfg, keep: dict | None = None, key: str = "")
     return phi, out.float()
 
 
+def initial_features(model, data, cfg) -> tuple[torch.Tensor, str | None]:
+    """(Φ₀ on the training measurement set, the fingerprint of Φ's side) of an initialised network:
+    Φ₀ from the values shared in the process (:mod:`nfl_utils.initial`) when a network with the
+    same Φ₀ on the same data was measured, else by a forward pass. The fingerprint is None under
+    autocast (nothing is shared there)."""
+    key = None if cfg.amp else shared.fingerprint(model, data, cfg)
+    kept = shared.lookup(key) if key else {}
+    if "train" in kept:
+        return kept["train"], key
+    return forward_all(model, data.measurement_sets[0], amp=cfg.amp, channels_last=cfg.channels_last)[0], key
+
+
 def measure(model, data, cfg, phi0, theta0, phi0_norm: float | None = None,
-            cache: dict | None = None, initial: bool = False) -> tuple[dict, dict]:
+            cache: dict | None = None, initial: bool = False, key: str | None = None) -> tuple[dict, dict]:
     """One checkpoint: a row of scalars and a dict of arrays (see module docstring). Loss and
     accuracy come from the measurement sets' forward passes, which the spectra need anyway:
     the training measurement set (the labels trained on) and the test measurement set (the whole
@@ -170,14 +193,16 @@ def measure(model, data, cfg, phi0, theta0, phi0_norm: float | None = None,
     ``phi0`` was computed from (epoch 0), so Φ on the training measurement set is ``phi0``.
     Φ's side of a first measurement is shared in the process with any run whose feature map and
     measurement sets are the same (:mod:`nfl_utils.initial`): a head-only control measured after
-    its full run reuses the full run's epoch 0."""
+    its full run reuses the full run's epoch 0. ``key``: that fingerprint, when the caller has it
+    (:func:`initial_features`)."""
     t0 = time.perf_counter()
     C = data.num_classes
     regress = cfg.task == "regress"
     keep = cache if frozen(cfg, cache) else ({} if initial and not cfg.amp else None)
-    key = None
-    if keep is not None and "features" not in keep:          # Φ's side not measured yet
-        key = shared.fingerprint(model, data, cfg)
+    if keep is None or "features" in keep:
+        key = None
+    else:          # Φ's side not measured yet
+        key = key or shared.fingerprint(model, data, cfg)
         keep.update(shared.lookup(key))
         if initial and "train" not in keep:
             keep["train"] = phi0.to(next(model.parameters()).device)
@@ -196,10 +221,10 @@ def measure(model, data, cfg, phi0, theta0, phi0_norm: float | None = None,
     y = y_m.to(phi.device)
     row["train_loss"] = float(loss_fn(out, y, cfg, C))
     row["train_acc"] = float(correct(out, y, cfg, C)) / len(y)
-    acc = _kept(keep, "moments:train", lambda: SpectralAccumulator().update(phi, targets_for(y, cfg, C)))
+    acc = _kept(keep, "moments:train", lambda: SpectralAccumulator().update(phi, spectral_targets(y, cfg, C)))
     specs = _spectral(acc, head, kC, "train", row, arrays)
     if cfg.test_spectra:
-        tacc = _kept(keep, "moments:test", lambda: SpectralAccumulator().update(tphi, targets_for(ty, cfg, C)))
+        tacc = _kept(keep, "moments:test", lambda: SpectralAccumulator().update(tphi, spectral_targets(ty, cfg, C)))
         _spectral(tacc, head, kC, "test", row, arrays)
 
     frow, farrays, efs, stats, nearest = _kept(keep, "features", lambda: _feature_measures(
@@ -222,6 +247,18 @@ def measure(model, data, cfg, phi0, theta0, phi0_norm: float | None = None,
     return row, arrays
 
 
+def s_init(phi, phi0, acc, phi0_norm) -> float:
+    """Linear CKA of Φ (float64, the rows ``acc`` accumulated) and Φ₀: ‖ΦcᵀΦ₀c‖²_F / (‖ΦcᵀΦc‖_F
+    ‖Φ₀cᵀΦ₀c‖_F), with ‖ΦcᵀΦc‖_F from the accumulator and ‖Φ₀cᵀΦ₀c‖_F = ``phi0_norm``. Φ₀ is
+    not centred: Φc's columns sum to zero, so ΦcᵀΦ₀ = ΦcᵀΦ₀c."""
+    Xc = phi - phi.mean(0)
+    num = torch.linalg.matrix_norm(Xc.T @ phi0.to(Xc.device, torch.float64)) ** 2
+    den = torch.linalg.matrix_norm(acc.gram(centre=True)) * phi0_norm
+    if den <= 0:
+        raise ValueError("a feature map is constant over the sample: CKA is undefined")
+    return float(num / den)
+
+
 def _feature_measures(phi, y, idx, specs, acc, phi0, phi0_norm, regress, C):
     """What depends on Φ alone: S_init, NC1–2 with the class statistics and the nearest class
     means, and the eigenfunctions' class-conditional means and most exciting inputs. ``phi0``
@@ -231,8 +268,7 @@ def _feature_measures(phi, y, idx, specs, acc, phi0, phi0_norm, regress, C):
     if phi0 is None:
         row["s_init"] = 1.0
     else:
-        norm_t = torch.linalg.matrix_norm(acc.gram(centre=True))    # reuse ‖ΦcᵀΦc‖_F from the accumulator
-        row["s_init"] = linear_cka(phi, phi0.to(phi.device), norm_a=norm_t, norm_b=phi0_norm)
+        row["s_init"] = s_init(phi, phi0, acc, phi0_norm)
     stats = nearest = None
     if not regress:
         stats = class_means(phi, y)

@@ -1,6 +1,6 @@
 """What a measurement skips or shares, and that doing so changes no number: test-set spectra
 only when asked for, Φ's side of an initial network shared in the process (a head-only control
-after its full run), the head-only run's pass over the training inputs timed as training, and
+after its full run, runs that differ only in α or the loss), the head-only run's pass over the training inputs timed as training, and
 channels_last convnets on the CPU."""
 import time
 
@@ -63,7 +63,9 @@ def test_fingerprint_names_the_feature_map_and_the_measurement_sets():
     assert initial.fingerprint(c.model, c.data, c.cfg) != key          # another initialisation
     d = setup(cfg.replace(data_seed=1))
     assert initial.fingerprint(d.model, d.data, d.cfg) != key          # other measurement sets
-    assert initial.fingerprint(a.model, a.data, a.cfg.replace(loss="mse")) != key   # other targets
+    for other in (dict(loss="ce"), dict(target_scale=0.3)):          # quality does not see f*'s scale
+        assert initial.fingerprint(a.model, a.data, a.cfg.replace(**other)) == key
+    assert initial.fingerprint(a.model, a.data, a.cfg.replace(task="regress", loss="mse")) != key
     b.model.head.weight.data.add_(1.0)                                 # the head is not Φ
     assert initial.fingerprint(b.model, b.data, b.cfg) == key
     with torch.no_grad():
@@ -71,7 +73,13 @@ def test_fingerprint_names_the_feature_map_and_the_measurement_sets():
     assert initial.fingerprint(a.model, a.data, a.cfg) != key
 
 
-def test_head_only_control_after_its_full_run_reuses_epoch_0_and_gets_the_same_numbers(runs, tmp_path, monkeypatch):
+@pytest.mark.parametrize("other", [dict(head_only=True), dict(loss="mse"), dict(loss="mse", target_scale=0.5, lr=0.1)],
+                         ids=["head-only control", "MSE after cross-entropy", "MSE with alpha=0.5"])
+def test_a_run_after_one_with_the_same_initial_phi_reuses_its_epoch_0_and_gets_the_same_numbers(
+        runs, tmp_path, monkeypatch, other):
+    """A head-only control, a run with other target scale α and a run with the other loss start
+    from the full run's Φ₀ on the same data: their epoch 0's Φ side is the full run's, bitwise
+    equal to measuring it alone (quality uses f* at unit scale, which α and the loss do not change)."""
     import nfl_utils.measure as me
 
     passes, real = [], me.forward_all
@@ -79,22 +87,26 @@ def test_head_only_control_after_its_full_run_reuses_epoch_0_and_gets_the_same_n
     cfg = Config(**SMALL)
     full = train(cfg, progress=False)
     passes.clear()
-    shared = train(cfg.replace(head_only=True), progress=False)        # Φ's side from the full run's epoch 0
-    assert passes == []                                                # no pass over a measurement set
+    shared = train(cfg.replace(**other), progress=False)               # Φ's side from the full run's epoch 0
+    later = [SMALL["test_measure_size"], SMALL["measure_size"]] * (len(SMALL["checkpoints"]) - 1)
+    assert passes == ([] if other.get("head_only") else later)         # none for Φ₀ or epoch 0 (a control: none)
     monkeypatch.setenv(store.RUNS_ENV, str(tmp_path / "alone"))
     initial.clear()
-    alone = train(cfg.replace(head_only=True), progress=False)         # measured from scratch
-    assert passes == [SMALL["test_measure_size"]]                      # Φ on the test set, once (train: Φ₀)
+    passes.clear()
+    alone = train(cfg.replace(**other), progress=False)                # measured from scratch
+    assert passes[:2] == [SMALL["measure_size"], SMALL["test_measure_size"]]   # Φ₀ (setup), then the test set
     same_record(shared, alone)
-    # the control's Φ is the full run's Φ₀: its Φ side equals the full run's epoch 0
-    np.testing.assert_array_equal(shared.eigenvalues(-1), full.eigenvalues(0))
-    np.testing.assert_array_equal(shared.cum_quality(-1, centred=True), full.cum_quality(0, centred=True))
-    np.testing.assert_array_equal(shared.class_means(-1), full.class_means(0))
-    for a, b in zip(shared.top_inputs(-1, centred=True), full.top_inputs(0, centred=True), strict=True):
+    # epoch 0 has the full run's Φ₀: its Φ side equals the full run's epoch 0
+    k = -1 if other.get("head_only") else 0
+    np.testing.assert_array_equal(shared.eigenvalues(k), full.eigenvalues(0))
+    np.testing.assert_array_equal(shared.cum_quality(k, centred=True), full.cum_quality(0, centred=True))
+    np.testing.assert_array_equal(shared.class_means(k), full.class_means(0))
+    for a, b in zip(shared.top_inputs(k, centred=True), full.top_inputs(0, centred=True), strict=True):
         np.testing.assert_array_equal(a, b)
     for c in ("train_u_gap", "train_c_d_eff", "nc1", "nc2_equiangular", "s_init"):
-        assert shared.metrics[c].iloc[-1] == full.metrics[c].iloc[0], c
+        assert shared.metrics[c].iloc[k] == full.metrics[c].iloc[0], c
     assert shared.metrics["train_acc"].iloc[0] == full.metrics["train_acc"].iloc[0]
+    assert (shared.metrics["train_loss"].iloc[0] == full.metrics["train_loss"].iloc[0]) == ("loss" not in other)
 
 
 def test_head_only_training_time_includes_its_pass_over_the_training_inputs(runs, monkeypatch):
@@ -115,6 +127,26 @@ def test_head_only_training_time_includes_its_pass_over_the_training_inputs(runs
     run = train(cfg, progress=False)
     assert run.meta["train_seconds"] >= 0.5
     assert run.meta["measure_seconds"] < 0.5
+
+
+def test_the_pass_that_computes_phi_0_is_timed_as_measurement(runs, monkeypatch):
+    """Φ₀ (setup's pass over the training measurement set) exists only for the measures: a
+    slowed-down pass shows in measure_seconds (booked with epoch 0), not in train_seconds."""
+    import nfl_utils.measure as me
+
+    real, calls = me.forward_all, []
+
+    def slow(model, x, **kw):
+        calls.append(len(x))
+        if len(calls) == 1:
+            time.sleep(0.5)
+        return real(model, x, **kw)
+
+    monkeypatch.setattr(me, "forward_all", slow)
+    run = train(Config(**SMALL), progress=False)
+    assert calls[0] == SMALL["measure_size"]
+    assert run.metrics["measure_time"].iloc[0] >= 0.5 and run.meta["measure_seconds"] >= 0.5
+    assert run.meta["train_seconds"] < 0.5
 
 
 def test_channels_last_convnet_on_the_cpu_trains_like_the_default_layout():

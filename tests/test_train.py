@@ -325,3 +325,40 @@ def test_head_only_measurement_kept_from_the_first_checkpoint_equals_a_fresh_one
     assert kept["s_init"] == pytest.approx(1.0, abs=1e-12)                # Φ is Φ₀
     assert kept["train_u_gap"] == first["train_u_gap"]                      # Φ's side: kept
     assert abs(kept["train_dlr"] - first["train_dlr"]) > 1e-3 and kept["train_loss"] < first["train_loss"]
+
+
+@pytest.mark.parametrize("loss, scale", [("mse", 0.5), ("ce", 1.0)])
+def test_a_checkpoint_row_equals_the_measures_computed_from_scratch(loss, scale):
+    """Oracle: every measure in a trained network's row, recomputed from Φ and f̂ of the
+    measurement set with the plain functions (the p×p spectral route on α-scaled targets, linear
+    CKA against Φ₀, NC1-4 from the collapse module, D_LR from the n×n kernels)."""
+    from nfl_utils.collapse import all_nc
+    from nfl_utils.measure import forward_all, head_map, measure
+    from nfl_utils.spectrum import diagonalize, linear_cka, low_rank_measure_explicit
+    from nfl_utils.train import setup, train_epoch
+
+    s = setup(Config(**SMALL, loss=loss, target_scale=scale))
+    for _ in range(2):
+        train_epoch(s.model, s.opt, s.sched, s.data.x_train, s.data.y_train, s.cfg, s.gen, s.data.num_classes)
+    row, arrays = measure(s.model, s.data, s.cfg, s.phi0, s.theta0, s.phi0_norm)
+    x, y, xt, yt = s.data.measurement_sets
+    phi, out = forward_all(s.model, x)
+    phi, out, C = phi.double(), out.double(), s.data.num_classes
+    W, b = head_map(s.model)
+    f_hat = phi @ W.T + b                    # the readout in float64 (the spectral measures use the head exactly)
+    assert torch.allclose(f_hat, out, rtol=1e-5, atol=1e-5)
+    f_star = targets_for(y, s.cfg, C)
+    assert row["train_acc"] == pytest.approx(float((out.argmax(1) == y).double().mean()), abs=1e-15)
+    assert row["test_acc"] == pytest.approx(float((forward_all(s.model, xt)[1].argmax(1) == yt).double().mean()))
+    assert row["train_loss"] == pytest.approx(float(loss_fn(out, y, s.cfg, C)), rel=1e-6)
+    for c, centre in (("u", False), ("c", True)):
+        sp = diagonalize(phi, f_star, f_hat, centre=centre)
+        want = sp.summary(C)
+        for k in ("pi_C", "pistar_C", "k90", "kstar90", "d_eff", "gap", "rho_1"):
+            assert row[f"train_{c}_{k}"] == pytest.approx(want[k], rel=1e-9, nan_ok=True), (c, k)
+        np.testing.assert_allclose(arrays[f"train_{c}_cum_quality"], sp.cumulative_quality.numpy(), rtol=1e-9)
+    assert row["s_init"] == pytest.approx(linear_cka(phi, s.phi0), rel=1e-10)
+    assert 0 < row["s_init"] < 1
+    assert row["train_dlr"] == pytest.approx(low_rank_measure_explicit(phi, f_hat), rel=1e-8)
+    for k, v in all_nc(phi, y, s.model.head.weight.detach().double(), out).items():
+        assert row[k] == pytest.approx(v, rel=1e-9, abs=1e-12), k
