@@ -27,11 +27,14 @@ def regression_target(labels: torch.Tensor, num_classes: int, scale: float) -> t
     return (scale * (labels.double() - mean) / std)[:, None]
 
 
-def targets_for(labels, cfg, num_classes) -> torch.Tensor:
-    """f* used by the loss (MSE) and by the quality measures: α·one-hot, or the regression target."""
+def targets_for(labels, cfg, num_classes, scale: float | None = None) -> torch.Tensor:
+    """f* used by the loss (MSE): α·one-hot (one-hot for cross-entropy), or the regression target.
+    ``scale`` replaces α (:func:`spectral_targets` uses 1)."""
+    if scale is None:
+        scale = cfg.target_scale if cfg.task == "regress" or cfg.loss == "mse" else 1.0
     if cfg.task == "regress":
-        return regression_target(labels, num_classes, cfg.target_scale)
-    return F.one_hot(labels, num_classes).double() * (cfg.target_scale if cfg.loss == "mse" else 1.0)
+        return regression_target(labels, num_classes, scale)
+    return F.one_hot(labels, num_classes).double() * scale
 
 
 def spectral_targets(labels, cfg, num_classes) -> torch.Tensor:
@@ -40,9 +43,7 @@ def spectral_targets(labels, cfg, num_classes) -> torch.Tensor:
     number, so α·one-hot, one-hot under cross-entropy and the unit target give the same quality;
     with one target for all of them, Φ's side of a measurement (which holds the target moments)
     is the same for every α and loss and can be shared (:mod:`nfl_utils.initial`)."""
-    if cfg.task == "regress":
-        return regression_target(labels, num_classes, 1.0)
-    return F.one_hot(labels, num_classes).double()
+    return targets_for(labels, cfg, num_classes, scale=1.0)
 
 
 def loss_fn(out, labels, cfg, num_classes):
@@ -148,7 +149,7 @@ def _kept(cache, key, make):
 def centred_gram_norm(phi) -> float:
     """‖ΦcᵀΦc‖_F, the normaliser of linear CKA (computed once for Φ₀): from the accumulator's
     shifted moments (a symmetric rank-k update, half a product's flops)."""
-    return float(torch.linalg.matrix_norm(SpectralAccumulator().update(phi).gram(centre=True)))
+    return SpectralAccumulator().update(phi).centred_gram_norm()
 
 
 def frozen(cfg, cache) -> bool:
@@ -249,11 +250,11 @@ def measure(model, data, cfg, phi0, theta0, phi0_norm: float | None = None,
 
 def s_init(phi, phi0, acc, phi0_norm) -> float:
     """Linear CKA of Φ (float64, the rows ``acc`` accumulated) and Φ₀: ‖ΦcᵀΦ₀c‖²_F / (‖ΦcᵀΦc‖_F
-    ‖Φ₀cᵀΦ₀c‖_F), with ‖ΦcᵀΦc‖_F from the accumulator and ‖Φ₀cᵀΦ₀c‖_F = ``phi0_norm``. Φ₀ is
+    ‖Φ₀cᵀΦ₀c‖_F), with ‖ΦcᵀΦc‖_F from the accumulator (kept there for D_LR) and ‖Φ₀cᵀΦ₀c‖_F = ``phi0_norm``. Φ₀ is
     not centred: Φc's columns sum to zero, so ΦcᵀΦ₀ = ΦcᵀΦ₀c."""
     Xc = phi - phi.mean(0)
     num = torch.linalg.matrix_norm(Xc.T @ phi0.to(Xc.device, torch.float64)) ** 2
-    den = torch.linalg.matrix_norm(acc.gram(centre=True)) * phi0_norm
+    den = acc.centred_gram_norm() * phi0_norm
     if den <= 0:
         raise ValueError("a feature map is constant over the sample: CKA is undefined")
     return float(num / den)

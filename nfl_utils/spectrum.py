@@ -218,13 +218,18 @@ class SpectralAccumulator:
         return Spectrum._from_coefficients(rho, V, self.mean() if centre else None, coef, norms, n, p, centre,
                                            self.kind)
 
+    def centred_gram_norm(self) -> float:
+        """‖ΦcᵀΦc‖_F (the normaliser of linear CKA), kept until the next update()."""
+        self._check()
+        if "norm_c" not in self._memo:
+            self._memo["norm_c"] = float(torch.linalg.matrix_norm(self.gram(centre=True)))
+        return self._memo["norm_c"]
+
     def low_rank_measure(self) -> float:
         """D_LR of the accumulated Φ against the accumulated outputs (measures.md); NaN stays NaN."""
         self._check()
         if "outputs" not in self._names():
             raise ValueError("D_LR needs the network outputs: pass outputs= to update() or call linear_outputs()")
-        if "norm_c" not in self._memo:
-            self._memo["norm_c"] = torch.linalg.matrix_norm(self.gram(centre=True))     # ‖ΦcᵀΦc‖_F
         Bc, _, Gc = self.cross("outputs", centre=True)         # ΦcᵀFc, FcᵀFc
         w, U = eigh(0.5 * (Gc + Gc.T))
         if w.max() <= 0:
@@ -232,7 +237,7 @@ class SpectralAccumulator:
                              "outputs is empty and D_LR is undefined")
         keep = w > (RANK_RTOL ** 2) * w.max()
         X = (Bc @ U[:, keep]) / torch.sqrt(w[keep])            # ΦcᵀQ
-        den = self._memo["norm_c"] * math.sqrt(int(keep.sum()))
+        den = self.centred_gram_norm() * math.sqrt(int(keep.sum()))
         if den <= 0:
             raise ValueError("phi is constant over the sample (zero centred kernel): D_LR is undefined")
         d = 1.0 - float((X * X).sum() / den)
