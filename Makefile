@@ -7,6 +7,8 @@ BIN := $(VENV)/bin
 KERNEL := nfl-companion
 STAMP := $(VENV)/.installed
 export OMP_WAIT_POLICY := PASSIVE
+# OpenBLAS threads sleep ~0.1 ms after a call instead of spinning ~0.1 s (see nfl_utils/__init__.py)
+export OPENBLAS_THREAD_TIMEOUT ?= 18
 export PYTHONHASHSEED := 0
 export NFL_RUNS_DIR ?= $(CURDIR)/runs
 export NFL_FIGURES_DIR ?= $(CURDIR)/figures

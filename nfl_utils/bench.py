@@ -176,7 +176,7 @@ def train_bench(args):
     plain = build_model("resnet18", (3, 32, 32), 10).to(device)
     o2 = torch.optim.SGD(plain.parameters(), lr=0.1, momentum=0.9, weight_decay=5e-4)
     t_plain = _time(lambda: _plain_epoch(plain, o2, x, y, cfg.batch_size), device)
-    t_meas = _time(lambda: measure(ours.model, data, ours.cfg, ours.phi0, ours.theta0, ours.phi0_norm), device)
+    t_meas = _time(lambda: measure(ours.model, data, ours.cfg, ours.ref, ours.theta0), device)
     rows.append((f"ResNet18, {n} CIFAR-shaped images", t_plain, t_ours, t_meas))
 
     if not args.skip_quick:
@@ -185,7 +185,7 @@ def train_bench(args):
             xq, yq = q.data.x_train, q.data.y_train
             t_ep = _time(lambda: train_epoch(q.model, q.opt, q.sched, xq, yq, q.cfg, q.gen, q.data.num_classes),
                          torch.device("cpu"), repeat=3)
-            t_m = _time(lambda: measure(q.model, q.data, q.cfg, q.phi0, q.theta0, q.phi0_norm), torch.device("cpu"), 3)
+            t_m = _time(lambda: measure(q.model, q.data, q.cfg, q.ref, q.theta0), torch.device("cpu"), 3)
             rows.append((f"quick: {pname} (CPU)", None, t_ep, t_m))
 
     print(f"# training benchmark on {name}")

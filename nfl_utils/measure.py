@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import time
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -146,10 +147,25 @@ def _kept(cache, key, make):
     return cache[key]
 
 
-def centred_gram_norm(phi) -> float:
-    """‖ΦcᵀΦc‖_F, the normaliser of linear CKA (computed once for Φ₀): from the accumulator's
-    shifted moments (a symmetric rank-k update, half a product's flops)."""
-    return SpectralAccumulator().update(phi).centred_gram_norm()
+@dataclass
+class Reference:
+    """Φ₀, the initial network's features on the training measurement set, as the measures use it,
+    computed once per run: ``phi`` as computed (stored with the run's progress), ``centred`` =
+    Φ₀ minus its column means in float64 (S_init's product needs nothing else of Φ₀) and ``norm``
+    = ‖Φ₀cᵀΦ₀c‖_F; ``moments``: Φ₀'s accumulator with the spectral targets, which is the epoch-0
+    measurement's accumulator (the same numbers: it is used there instead of a second one)."""
+
+    phi: torch.Tensor
+    centred: torch.Tensor
+    norm: float
+    moments: SpectralAccumulator
+
+
+def reference(phi0, labels, cfg, num_classes) -> Reference:
+    """The :class:`Reference` of Φ₀ (on the training measurement set, whose labels are ``labels``)."""
+    acc = SpectralAccumulator().update(phi0, spectral_targets(labels.to(phi0.device), cfg, num_classes))
+    P = phi0.double()
+    return Reference(phi0, P - P.mean(0), acc.centred_gram_norm(), acc)
 
 
 def frozen(cfg, cache) -> bool:
@@ -170,32 +186,35 @@ def features_and_outputs(model, x, cfg, keep: dict | None = None, key: str = "")
     return phi, out.float()
 
 
-def initial_features(model, data, cfg) -> tuple[torch.Tensor, str | None]:
-    """(Φ₀ on the training measurement set, the fingerprint of Φ's side) of an initialised network:
-    Φ₀ from the values shared in the process (:mod:`nfl_utils.initial`) when a network with the
-    same Φ₀ on the same data was measured, else by a forward pass. The fingerprint is None under
+def initial_reference(model, data, cfg) -> tuple[Reference, str | None]:
+    """(the :class:`Reference` of an initialised network, the fingerprint of Φ's side): taken from
+    the values shared in the process (:mod:`nfl_utils.initial`) when a network with the same Φ₀ on
+    the same data was measured, else computed (one forward pass). The fingerprint is None under
     autocast (nothing is shared there)."""
     key = None if cfg.amp else shared.fingerprint(model, data, cfg)
     kept = shared.lookup(key) if key else {}
-    if "train" in kept:
-        return kept["train"], key
-    return forward_all(model, data.measurement_sets[0], amp=cfg.amp, channels_last=cfg.channels_last)[0], key
+    if "reference" in kept:
+        return kept["reference"], key
+    phi0 = kept["train"] if "train" in kept else \
+        forward_all(model, data.measurement_sets[0], amp=cfg.amp, channels_last=cfg.channels_last)[0]
+    return reference(phi0, data.measurement_sets[1], cfg, data.num_classes), key
 
 
-def measure(model, data, cfg, phi0, theta0, phi0_norm: float | None = None,
-            cache: dict | None = None, initial: bool = False, key: str | None = None) -> tuple[dict, dict]:
+def measure(model, data, cfg, ref: Reference, theta0, cache: dict | None = None, initial: bool = False,
+            key: str | None = None) -> tuple[dict, dict]:
     """One checkpoint: a row of scalars and a dict of arrays (see module docstring). Loss and
     accuracy come from the measurement sets' forward passes, which the spectra need anyway:
     the training measurement set (the labels trained on) and the test measurement set (the whole
     test split when ``test_measure_size`` reaches its length). ``cache``: for a head-only run, Φ
     and everything that depends on Φ alone (its moments and eigendecompositions, S_init, NC1–2,
     the eigenfunctions) are computed at the first checkpoint and kept: the same numbers, since Φ
-    is frozen; only the head's part is measured again. ``initial``: the network is the one
-    ``phi0`` was computed from (epoch 0), so Φ on the training measurement set is ``phi0``.
+    is frozen; only the head's part is measured again. ``ref``: Φ₀ (:func:`reference`, for S_init).
+    ``initial``: the network is the one ``ref`` was computed from (epoch 0), so Φ on the training
+    measurement set is Φ₀ and its moments are ``ref.moments``.
     Φ's side of a first measurement is shared in the process with any run whose feature map and
     measurement sets are the same (:mod:`nfl_utils.initial`): a head-only control measured after
     its full run reuses the full run's epoch 0. ``key``: that fingerprint, when the caller has it
-    (:func:`initial_features`)."""
+    (:func:`initial_reference`)."""
     t0 = time.perf_counter()
     C = data.num_classes
     regress = cfg.task == "regress"
@@ -205,8 +224,12 @@ def measure(model, data, cfg, phi0, theta0, phi0_norm: float | None = None,
     else:          # Φ's side not measured yet
         key = key or shared.fingerprint(model, data, cfg)
         keep.update(shared.lookup(key))
-        if initial and "train" not in keep:
-            keep["train"] = phi0.to(next(model.parameters()).device)
+        if initial:
+            dev = next(model.parameters()).device
+            keep.setdefault("reference", ref)
+            keep.setdefault("train", ref.phi.to(dev))
+            if ref.moments.kind.device == dev:
+                keep.setdefault("moments:train", ref.moments)
     head = head_map(model)
     row, arrays = {}, {}
     kC = 2 if regress else C    # the collapsed state has C modes, or {1, f̂} for a scalar target
@@ -229,7 +252,7 @@ def measure(model, data, cfg, phi0, theta0, phi0_norm: float | None = None,
         _spectral(tacc, head, kC, "test", row, arrays)
 
     frow, farrays, efs, stats, nearest = _kept(keep, "features", lambda: _feature_measures(
-        phi, y, idx, specs, acc, None if initial else phi0, phi0_norm, regress, C))
+        phi, y, idx, specs, acc, None if initial else ref, regress, C))
     row.update(frow)
     arrays.update(farrays)
     row["theta_norm2"], row["theta_dist"] = parameter_norms(model, theta0, keep)
@@ -248,28 +271,25 @@ def measure(model, data, cfg, phi0, theta0, phi0_norm: float | None = None,
     return row, arrays
 
 
-def s_init(phi, phi0, acc, phi0_norm) -> float:
+def s_init(phi, ref: Reference, acc) -> float:
     """Linear CKA of Φ (float64, the rows ``acc`` accumulated) and Φ₀: ‖ΦcᵀΦ₀c‖²_F / (‖ΦcᵀΦc‖_F
-    ‖Φ₀cᵀΦ₀c‖_F), with ‖ΦcᵀΦc‖_F from the accumulator (kept there for D_LR) and ‖Φ₀cᵀΦ₀c‖_F = ``phi0_norm``. Φ₀ is
-    not centred: Φc's columns sum to zero, so ΦcᵀΦ₀ = ΦcᵀΦ₀c."""
-    Xc = phi - phi.mean(0)
-    num = torch.linalg.matrix_norm(Xc.T @ phi0.to(Xc.device, torch.float64)) ** 2
-    den = acc.centred_gram_norm() * phi0_norm
+    ‖Φ₀cᵀΦ₀c‖_F), with ‖ΦcᵀΦc‖_F from the accumulator (kept there for D_LR) and Φ₀c and its norm
+    from ``ref`` (computed once per run). Φ is not centred: Φ₀c's columns sum to zero, so
+    ΦᵀΦ₀c = ΦcᵀΦ₀c, and one product is all a checkpoint computes."""
+    num = torch.linalg.matrix_norm(phi.T @ ref.centred.to(phi.device)) ** 2
+    den = acc.centred_gram_norm() * ref.norm
     if den <= 0:
         raise ValueError("a feature map is constant over the sample: CKA is undefined")
     return float(num / den)
 
 
-def _feature_measures(phi, y, idx, specs, acc, phi0, phi0_norm, regress, C):
+def _feature_measures(phi, y, idx, specs, acc, ref, regress, C):
     """What depends on Φ alone: S_init, NC1–2 with the class statistics and the nearest class
-    means, and the eigenfunctions' class-conditional means and most exciting inputs. ``phi0``
+    means, and the eigenfunctions' class-conditional means and most exciting inputs. ``ref``
     None: Φ is Φ₀, and S_init = CKA(K₀, K₀) = 1."""
     row, arrays, efs = {}, {}, {}
     phi = phi.double()                                              # once, for all of them
-    if phi0 is None:
-        row["s_init"] = 1.0
-    else:
-        row["s_init"] = s_init(phi, phi0, acc, phi0_norm)
+    row["s_init"] = 1.0 if ref is None else s_init(phi, ref, acc)
     stats = nearest = None
     if not regress:
         stats = class_means(phi, y)

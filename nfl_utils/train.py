@@ -23,7 +23,8 @@ import torch.nn.functional as F
 from .build import get_data, make_model, make_optimizer, make_schedule, resolve_device
 from .config import Config, add_config_arguments, config_from_args
 from .models import Net
-from .measure import centred_gram_norm, flat_params, forward_all, initial_features, loss_fn, measure, stack_arrays
+from .measure import (Reference, flat_params, forward_all, initial_reference, loss_fn, measure, reference,
+                      stack_arrays)
 from .store import (commit_run, discard_partial, is_complete, load_partial, load_run, run_lock, runs_dir,
                     save_partial)
 from .run import Run
@@ -94,12 +95,15 @@ class Session:
     arrays: list = field(default_factory=list)
     saved: list = field(default_factory=list)
     train_time: float = 0.0
-    phi0: torch.Tensor | None = None
+    ref: Reference | None = None               # Φ₀ as the measures use it (measure.reference)
     theta0: torch.Tensor | None = None
-    phi0_norm: float = 0.0
     cache: dict = field(default_factory=dict)   # a head-only run's frozen Φ and its measures (measure.measure)
-    key: str | None = None                      # fingerprint of the initial Φ's side (measure.initial_features)
-    unbooked_measure_time: float = 0.0          # Φ₀ and its norm (setup, resume): booked with the next checkpoint
+    key: str | None = None                      # fingerprint of the initial Φ's side (measure.initial_reference)
+    unbooked_measure_time: float = 0.0          # Φ₀ and its reference (setup, resume): booked with the next checkpoint
+
+    @property
+    def phi0(self) -> torch.Tensor:
+        return self.ref.phi.cpu()
 
     def progress_state(self) -> dict:
         return {"epoch": self.epoch, "model": self.model.state_dict(), "opt": self.opt.state_dict(),
@@ -134,9 +138,8 @@ def setup(cfg: Config, data=None) -> Session:
     s = Session(cfg, device, data, model, opt, make_schedule(cfg, opt, steps * cfg.epochs),
                 torch.Generator().manual_seed(cfg.seed + 1), steps)
     t0 = time.perf_counter()              # Φ₀ exists for the measures (S_init, epoch 0): timed as measurement
-    phi0, s.key = initial_features(model, data, cfg)
-    s.phi0, s.theta0 = phi0.cpu(), flat_params(model).cpu()
-    s.phi0_norm = centred_gram_norm(s.phi0)
+    s.ref, s.key = initial_reference(model, data, cfg)
+    s.theta0 = flat_params(model).cpu()
     s.unbooked_measure_time = time.perf_counter() - t0
     return s
 
@@ -161,9 +164,9 @@ def resume(s: Session) -> bool:
     s.sched.load_state_dict(state["sched"])
     s.gen.set_state(state["gen"])
     s.epoch, s.rows, s.arrays, s.saved = state["epoch"], state["rows"], state["arrays"], state.get("saved", [])
-    s.phi0, s.theta0, s.train_time = state["phi0"], state["theta0"], state["train_time"]
+    s.theta0, s.train_time = state["theta0"], state["train_time"]
     t0 = time.perf_counter()
-    s.phi0_norm = centred_gram_norm(s.phi0)
+    s.ref = reference(state["phi0"].to(s.device), s.data.measurement_sets[1], s.cfg, s.data.num_classes)
     s.unbooked_measure_time += time.perf_counter() - t0
     return True
 
@@ -171,7 +174,7 @@ def resume(s: Session) -> bool:
 def record(s: Session) -> dict:
     """Measure the current network (one checkpoint) and keep the row and arrays."""
     first = s.epoch == 0
-    row, arr = measure(s.model, s.data, s.cfg, s.phi0, s.theta0, s.phi0_norm, s.cache, initial=first,
+    row, arr = measure(s.model, s.data, s.cfg, s.ref, s.theta0, s.cache, initial=first,
                        key=s.key if first else None)
     row["measure_time"] += s.unbooked_measure_time
     s.unbooked_measure_time = 0.0

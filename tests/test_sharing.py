@@ -109,6 +109,27 @@ def test_a_run_after_one_with_the_same_initial_phi_reuses_its_epoch_0_and_gets_t
     assert (shared.metrics["train_loss"].iloc[0] == full.metrics["train_loss"].iloc[0]) == ("loss" not in other)
 
 
+def test_phi_0_is_accumulated_once_per_initial_network_and_resumes_to_the_same_reference(runs, monkeypatch):
+    """Φ₀'s moments (its norm for S_init, the epoch-0 spectra) come from one accumulation, shared
+    with a run from the same initial network; a resumed run rebuilds the same reference bitwise."""
+    from nfl_utils.measure import reference
+    from nfl_utils.spectrum import SpectralAccumulator
+
+    rows, real = [], SpectralAccumulator.update
+    monkeypatch.setattr(SpectralAccumulator, "update", lambda self, phi, *a, **k: rows.append(len(phi)) or
+                        real(self, phi, *a, **k))
+    cfg = Config(**SMALL)
+    train(cfg, progress=False)
+    assert rows == [SMALL["measure_size"]] * len(SMALL["checkpoints"])       # Φ₀ once, then one per checkpoint
+    rows.clear()
+    s = setup(cfg.replace(loss="mse"))                                   # same Φ₀: its reference is shared
+    assert rows == []
+    again = reference(s.phi0, s.data.measurement_sets[1], s.cfg, s.data.num_classes)
+    assert again.norm == s.ref.norm
+    assert torch.equal(again.centred, s.ref.centred) and again.centred.dtype == torch.float64
+    assert again.centred.sum(0).abs().max() < 1e-9 * again.centred.abs().max()
+
+
 def test_head_only_training_time_includes_its_pass_over_the_training_inputs(runs, monkeypatch):
     """The head trains on Φ computed once for every training input: that pass is timed as
     training (a slowed-down pass shows in train_seconds, not in measure_seconds)."""

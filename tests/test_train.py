@@ -310,11 +310,11 @@ def test_head_only_measurement_kept_from_the_first_checkpoint_equals_a_fresh_one
 
     s = setup(Config(**SMALL, head_only=True, task=task, loss="mse", test_spectra=True))
     cache = {}
-    first, _ = measure(s.model, s.data, s.cfg, s.phi0, s.theta0, s.phi0_norm, cache)
+    first, _ = measure(s.model, s.data, s.cfg, s.ref, s.theta0, cache)
     for _ in range(2):
         train_epoch(s.model, s.opt, s.sched, s.data.x_train, s.data.y_train, s.cfg, s.gen, s.data.num_classes)
-    kept, kept_arr = measure(s.model, s.data, s.cfg, s.phi0, s.theta0, s.phi0_norm, cache)
-    fresh, fresh_arr = measure(s.model, s.data, s.cfg, s.phi0, s.theta0, s.phi0_norm, None)
+    kept, kept_arr = measure(s.model, s.data, s.cfg, s.ref, s.theta0, cache)
+    fresh, fresh_arr = measure(s.model, s.data, s.cfg, s.ref, s.theta0, None)
     assert {"moments:train", "moments:test", "features", "parameters"} <= set(cache)
     assert set(kept) == set(fresh) and set(kept_arr) == set(fresh_arr)
     for k in fresh:
@@ -340,7 +340,7 @@ def test_a_checkpoint_row_equals_the_measures_computed_from_scratch(loss, scale)
     s = setup(Config(**SMALL, loss=loss, target_scale=scale))
     for _ in range(2):
         train_epoch(s.model, s.opt, s.sched, s.data.x_train, s.data.y_train, s.cfg, s.gen, s.data.num_classes)
-    row, arrays = measure(s.model, s.data, s.cfg, s.phi0, s.theta0, s.phi0_norm)
+    row, arrays = measure(s.model, s.data, s.cfg, s.ref, s.theta0)
     x, y, xt, yt = s.data.measurement_sets
     phi, out = forward_all(s.model, x)
     phi, out, C = phi.double(), out.double(), s.data.num_classes
