@@ -24,7 +24,7 @@
 #   loss (MSE) and with cross-entropy (CE), a small CNN, each beside its *head-only* control (Φ
 #   frozen at initialisation); a scalar regression task; the richness contrasts of the later
 #   versions of the paper with three seeds each; grokking on modular addition; the DLGN runs.
-#   About ten minutes on a 2-core CPU.
+#   About five minutes on a 2-core CPU (66 runs).
 # * `offline`: the same table on **mnist1d** (generated on the machine, no download).
 # * `paper`: adds full MNIST and CIFAR-10 runs for a GPU.
 #
