@@ -31,7 +31,8 @@ def make_model(cfg: Config, data) -> torch.nn.Module:
     return build_model(cfg.model, data.input_shape, n_out, width=cfg.width, depth=cfg.depth,
                        activation=cfg.activation, channels=cfg.channels, batch_norm=cfg.batch_norm,
                        dlgn_beta=cfg.dlgn_beta, value_input=cfg.value_input, init_scale=cfg.init_scale,
-                       output_scale=cfg.output_scale, hot_inputs=2 if cfg.dataset == "modadd" else 0)
+                       output_scale=cfg.output_scale, hot_inputs=2 if cfg.dataset == "modadd" else 0,
+                       heads=cfg.heads)
 
 
 def make_optimizer(cfg: Config, params) -> torch.optim.Optimizer:
@@ -39,7 +40,7 @@ def make_optimizer(cfg: Config, params) -> torch.optim.Optimizer:
         return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov and cfg.momentum > 0,
                                weight_decay=cfg.weight_decay)
     cls = torch.optim.Adam if cfg.optimizer == "adam" else torch.optim.AdamW
-    return cls(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    return cls(params, lr=cfg.lr, betas=(0.9, cfg.adam_beta2), weight_decay=cfg.weight_decay)
 
 
 def make_schedule(cfg: Config, opt, total_steps: int):

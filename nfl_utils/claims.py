@@ -78,14 +78,7 @@ def main_claims(main: dict, C: int) -> list[dict]:
     full = {n: r for n, r in main.items() if not r.cfg.head_only}
     heads = {n: r for n, r in main.items() if r.cfg.head_only}
     setting = "; ".join(f"{n}: {r.cfg.dataset} {r.cfg.model} {r.cfg.loss}, {r.cfg.epochs} ep" for n, r in full.items())
-    rows = []
-    firsts = {n: A.first_epoch_in(r) for n, r in full.items()}
-    late = {n: firsts[n] is not None and A.stays_in(r) for n, r in full.items()}
-    early = {n: late[n] and firsts[n] <= r.cfg.epochs // 2 for n, r in full.items()}
-    meas = "; ".join(f"{n}: first MF epoch {firsts[n]}" + ("" if firsts[n] is None else f" of {full[n].cfg.epochs}")
-                     + f", final gap {A.regime_numbers(full[n])['gap']:.1f}" for n in full)
-    v = V.AGREES if any(early.values()) else V.PARTLY if any(late.values()) else V.DISAGREES
-    rows.append(_row("C1", setting, meas, v, "MF by the criterion of docs/measures.md; early = by half of training [ours]"))
+    rows = [early_mf_claim(full, setting)]
     verdicts = {n: A.regime_numbers(r)["verdict"] for n, r in full.items()}
     n_mf = sum(x == "MF" for x in verdicts.values())
     rows.append(_row("C2", setting, "; ".join(f"{n}: {x}" for n, x in verdicts.items()),
@@ -112,6 +105,40 @@ def main_claims(main: dict, C: int) -> list[dict]:
     else:
         rows.append(_row("C5", setting, "no run ends MF", V.UNTESTABLE, "needs an MF run"))
     return rows
+
+
+def _mf_timing(run) -> dict:
+    """First MF checkpoint (in the run's epochs and in epochs of the full training set), how many
+    checkpoints read MF, and whether every one from the first on does."""
+    first = A.first_epoch_in(run)
+    n_mf = sum(A.regime_numbers(run, i)["verdict"] == "MF" for i in range(len(run)))
+    n = int(run.meta.get("n_train") or run.cfg.train_size or 0)
+    full = None if first is None else V.full_data_epochs(first, n, run.cfg.dataset)
+    return {"first": first, "full": full, "n_mf": n_mf, "stays": A.stays_in(run)}
+
+
+def early_mf_claim(full: dict, setting: str) -> dict:
+    """C1, both parts: *early* = first MF within V.EARLY_EPOCHS epochs of the full training set;
+    *persists* = MF at every later checkpoint and at ≥ V.PERSIST_CHECKPOINTS checkpoints."""
+    t = {n: _mf_timing(r) for n, r in full.items()}
+    early = {n: x["full"] is not None and x["full"] <= V.EARLY_EPOCHS for n, x in t.items()}
+    persists = {n: x["stays"] and x["n_mf"] >= V.PERSIST_CHECKPOINTS for n, x in t.items()}
+    meas = "; ".join(
+        f"{n}: " + ("never MF" if x["first"] is None else
+                    f"first MF at epoch {x['first']} of {full[n].cfg.epochs} (= {x['full']:.2g} full-data "
+                    f"epochs), MF at {x['n_mf']} checkpoint(s){'' if x['stays'] else ', not kept'}")
+        for n, x in t.items())
+    both = [n for n in full if early[n] and persists[n]]
+    if both:
+        v, why = V.AGREES, f"early and persistent: {', '.join(both)}"
+    elif any(x["first"] is not None for x in t.values()):
+        fail = [p for p, ok in (("early", any(early.values())), ("persists", any(persists.values()))) if not ok]
+        v, why = V.PARTLY, f"MF reached, but no run is {' and '.join(fail) or 'both'}"
+    else:
+        v, why = V.DISAGREES, "no run reaches MF"
+    rule = (f"early = first MF by {V.EARLY_EPOCHS} full-data epochs; persists = MF at every later "
+            f"checkpoint and at ≥ {V.PERSIST_CHECKPOINTS}")
+    return _row("C1", setting, meas, v, f"{why} ({rule})")
 
 
 def collapse_claim(run, name: str) -> dict:
@@ -149,8 +176,13 @@ def lr_claim(groups: dict, setting: str) -> dict:
     best, lowest = max(acc, key=acc.get), min(dlr, key=dlr.get)
     meas = "; ".join(f"{k}: test {mean_spread(_final(v, 'test_acc'))}, D_LR {mean_spread(_final(v, 'train_dlr'))}" for k, v in groups.items())
     sep = V.compare(_final(groups[best], "train_dlr"), _final(groups[lowest], "train_dlr")) if best != lowest else "same"
+    meas += f"; best accuracy at {best}, lowest D_LR at {lowest}"
+    if V.at_edge(list(groups), best):
+        return _row("C6", setting, meas, V.UNTESTABLE,
+                    "the best accuracy sits at the edge of the grid: the optimum is not bracketed, so no "
+                    "tuned optimum to compare with")
     v = V.AGREES if best == lowest else (V.PARTLY if sep == "no clear difference" else V.DISAGREES)
-    return _row("C6", setting, meas + f"; best accuracy at {best}, lowest D_LR at {lowest}", v)
+    return _row("C6", setting, meas, v, "best learning rate inside the grid")
 
 
 def shuffle_claim(groups: dict, C: int, setting: str) -> dict:
@@ -167,19 +199,44 @@ def shuffle_claim(groups: dict, C: int, setting: str) -> dict:
     return row
 
 
-def grokking_claim(run) -> dict:
-    ok, s_tr, s_te = V.grokked(run.steps, run.metrics["train_acc"], run.metrics["test_acc"])
-    d = run.metrics["train_dlr"].to_numpy()
-    setting = f"modadd p={run.cfg.modadd_p}, {run.cfg.modadd_fraction:.0%} train, MLP width {run.cfg.width}, AdamW lr {run.cfg.lr:g}, wd {run.cfg.weight_decay:g}"
-    if not ok:
-        return _row("C11", setting, f"train ≥ 90% at step {s_tr}, test ≥ 90% at step {s_te}", V.UNTESTABLE,
-                    "did not grok by our rule (train ≥ 90% at least 10× earlier than test ≥ 90%)")
-    i_tr = int(np.nonzero(run.steps == s_tr)[0][0])
-    meas = (f"grokked: train ≥ 90% at step {s_tr}, test ≥ 90% at step {s_te}; D_LR at memorisation {d[i_tr]:.3f}, "
-            f"max {d.max():.3f}, final {d[-1]:.3f}; gap {run.at('train_u_gap', i_tr):.2f} → {run.final('train_u_gap'):.2f}; "
-            f"NC1 {run.at('nc1', i_tr):.2f} → {run.final('nc1'):.2f}")
-    return _row("C11", setting, meas, V.AGREES if d[-1] < d[i_tr] else V.DISAGREES,
-                "direction of D_LR from the step train accuracy reached 90% to the end")
+def _grok_setting(name: str, c) -> str:
+    net = (f"transformer {c.depth}×d{c.width}, {c.heads} heads" if c.model == "transformer"
+           else f"MLP width {c.width}")
+    return (f"{name}: modadd p={c.modadd_p}, {c.modadd_fraction:.0%} train, {net}, AdamW lr {c.lr:g} "
+            f"β₂ {c.adam_beta2:g}, wd {c.weight_decay:g}, batch {c.batch_size}, {c.epochs} ep")
+
+
+def grokking_claim(runs, name: str = "modadd") -> dict:
+    """C11 for one setting over its seeds. D_LR at memorisation (first checkpoint with train ≥ 90%),
+    at grokking (first with test ≥ 90%) and at the end: agrees when both later values are lower
+    than at memorisation beyond the seed spread, disagrees when both are higher, partly otherwise
+    (the failing part named); not testable unless every seed groks by V.grokked."""
+    runs = list(runs) if isinstance(runs, (list, tuple)) else [runs]
+    setting = _grok_setting(name, runs[0].cfg) + f"; {len(runs)} seed(s)"
+    g = [V.grokked(r.steps, r.metrics["train_acc"], r.metrics["test_acc"]) for r in runs]
+    steps = ", ".join(f"{a}/{b}" for _, a, b in g)
+    if not all(ok for ok, _, _ in g):
+        return _row("C11", setting, f"first step train/test ≥ 90%: {steps}", V.UNTESTABLE,
+                    f"{sum(not ok for ok, _, _ in g)} of {len(runs)} seed(s) did not grok by our rule "
+                    f"(train ≥ 90% at least {V.GROK_DELAY}× earlier than test ≥ 90%)")
+    at = lambda r, s_, col: float(r.metrics[col].to_numpy()[int(np.nonzero(r.steps == s_)[0][0])])
+    mem = [at(r, s_tr, "train_dlr") for r, (_, s_tr, _) in zip(runs, g)]
+    grok = [at(r, s_te, "train_dlr") for r, (_, _, s_te) in zip(runs, g)]
+    end = _final(runs, "train_dlr")
+    nc_mem = [at(r, s_tr, "nc1") for r, (_, s_tr, _) in zip(runs, g)]
+    a_grok, a_end = V.compare(grok, mem), V.compare(end, mem)
+    meas = (f"grokked (first step train/test ≥ 90%: {steps}); D_LR at memorisation {mean_spread(mem)}, "
+            f"at grokking {mean_spread(grok)}, final {mean_spread(end)}; NC1 {mean_spread(nc_mem, '{:.2f}')}"
+            f" → {mean_spread(_final(runs, 'nc1'), '{:.2f}')}")
+    v = (V.AGREES if a_grok == a_end == "lower" else V.DISAGREES if a_grok == a_end == "higher"
+         else V.PARTLY)
+    return _row("C11", setting, meas, v, f"D_LR from memorisation to grokking is {a_grok}, to the end "
+                f"{a_end} (± half-range over seeds; a seed varies init, order and split)")
+
+
+def grokking_claims(groups: dict) -> list[dict]:
+    """One C11 row per grokking setting ({setting: [runs over seeds]})."""
+    return [grokking_claim(runs, name) for name, runs in groups.items()]
 
 
 def robustness_claim(wd: dict, ts: dict) -> dict:
@@ -191,7 +248,10 @@ def robustness_claim(wd: dict, ts: dict) -> dict:
              f"‖θ‖² {trend(ts, 'theta_norm2')}, NC1 {trend(ts, 'nc1')}"]
     dlr_mono = trend(ts, "train_dlr") != "is not monotone"
     others = trend(ts, "s_init") == "is not monotone" or trend(ts, "theta_norm2") == "is not monotone"
-    return _row("C14", "small MLP, 3 seeds each; α·one-hot MSE with lr/α", "; ".join(parts),
+    c = next(iter(ts.values()))[0].cfg
+    setting = (f"{c.dataset} MLP {c.width}×{c.depth}, n={c.train_size}, {c.epochs} ep, 3 seeds each; "
+               f"α·one-hot MSE with lr/α, no momentum, weight decay {c.weight_decay:g} in the α runs")
+    return _row("C14", setting, "; ".join(parts),
                 V.AGREES if dlr_mono and others else V.PARTLY if dlr_mono else V.DISAGREES,
                 "agrees when D_LR is monotone in α while S_init or ‖θ‖² is not")
 
@@ -268,22 +328,36 @@ def table(profile: str) -> list[dict]:
     rows = main_claims(main, C)
     lr = S(P.load(profile, "lr"))
     rl = S(P.load(profile, "rich vs lazy"))
-    small = next(iter(lr.values()))[0].cfg
-    small_setting = f"{small.dataset} MLP {small.width}×{small.depth}, n={small.train_size}, {small.epochs} ep, 3 seeds"
-    rows.append(lr_claim(lr, small_setting))
+    rows.append(lr_claim(lr, _small_setting(lr)))
     rows.append(shuffle_claim(S(P.load(profile, "shuffled labels")), C, "1,000 images, Adam, 3 seeds"))
-    mf = main["MLP, MSE"]
-    rows.append(collapse_claim(mf, "main: MLP, MSE"))
+    groups = {k.split(": ", 1)[0] for k in P.table(profile)}
+    if "terminal phase" in groups:
+        rows.append(collapse_claim(P.load(profile, "terminal phase")["MLP, MSE"], _terminal_name(profile)))
+    else:
+        rows.append(collapse_claim(main["MLP, MSE"], "main: MLP, MSE"))
     reg = P.load(profile, "regression")
     rows.append(regression_claim(reg["MLP"], reg["MLP, head-only"]))
-    rows.append(seeded_contrast("C10", rl, "full", "full, head-only", "lower", small_setting))
-    rows.append(grokking_claim(P.load(profile, "grokking")["modadd"]))
+    rows.append(seeded_contrast("C10", rl, "full", "full, head-only", "lower", _small_setting(rl)))
+    rows += grokking_claims(S(P.load(profile, "grokking")))
     rows.append(seeded_contrast("C12", S(P.load(profile, "batch norm")), "BN", "no BN", "lower", "small CNN, 3 seeds"))
     rows.append(size_claim(S(P.load(profile, "train size"))))
     rows.append(robustness_claim(S(P.load(profile, "weight decay")), S(P.load(profile, "target scale"))))
     rows += dlgn_claims(P.load(profile, "dlgn circle")["DLGN"], P.load(profile, "dlgn image"), P.load(profile, "dlgn tree"))
     order = list(CLAIMS)
     return sorted(rows, key=lambda r: order.index(r["id"]))
+
+
+def _small_setting(groups: dict) -> str:
+    runs = next(iter(groups.values()))
+    c = runs[0].cfg
+    return (f"{c.dataset} MLP {c.width}×{c.depth}, n={c.train_size}, {c.loss}, {c.epochs} ep, "
+            f"{len(runs)} seeds")
+
+
+def _terminal_name(profile: str) -> str:
+    c = P.group(profile, "terminal phase")["MLP, MSE"]
+    return (f"terminal phase: {c.dataset} MLP {c.width}×{c.depth} MSE, n={c.train_size}, {c.epochs} ep, "
+            f"lr {c.lr:g} {c.schedule} schedule, wd {c.weight_decay:g}")
 
 
 def markdown(rows: list[dict], profile: str) -> str:

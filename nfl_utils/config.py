@@ -30,8 +30,9 @@ def _f(default, help: str):
 class Config:
     dataset: str = _f("mnist1d", f"one of {', '.join(DATASETS)}")
     model: str = _f("mlp", f"one of {', '.join(MODELS)}")
-    width: int = _f(256, "hidden width of mlp/cnn; p = width for them")
-    depth: int = _f(2, "number of hidden layers of the mlp")
+    width: int = _f(256, "hidden width of mlp/cnn (p = width for them); d_model of the transformer")
+    depth: int = _f(2, "number of hidden layers of the mlp; of blocks of the transformer")
+    heads: int = _f(4, "transformer: attention heads (width must be a multiple)")
     activation: str = _f("relu", f"mlp/cnn nonlinearity: {', '.join(ACTIVATIONS)}")
     channels: int = _f(32, "cnn channels (the second 2-D block has twice as many)")
     batch_norm: bool = _f(False, "batch norm after every convolution of the cnn (vgg16_bn has its own)")
@@ -45,6 +46,7 @@ class Config:
     optimizer: str = _f("sgd", "sgd, adam or adamw")
     lr: float = _f(0.05, "learning rate (> 0)")
     momentum: float = _f(0.9, "SGD momentum in [0, 1)")
+    adam_beta2: float = _f(0.999, "Adam/AdamW second-moment decay β₂ in (0, 1) (β₁ = 0.9)")
     nesterov: bool = _f(False, "Nesterov momentum for SGD")
     weight_decay: float = _f(0.0, "weight decay (>= 0)")
     schedule: str = _f("constant", "constant, cosine or step (x0.1 at 50% and 75% of training), applied per step")
@@ -94,14 +96,21 @@ class Config:
                 bad(name, f"must be one of {', '.join(ok)}")
         if (self.freeze_gates or self.init_gates_from) and not self.model.startswith("dlgn"):
             bad("freeze_gates" if self.freeze_gates else "init_gates_from", "applies to dlgn models only")
+        if (self.model == "transformer") != (self.dataset == "modadd") and self.model != "mlp":
+            bad("model", "the transformer reads modular addition only (dataset='modadd'), and modadd "
+                "trains an mlp or the transformer")
+        if self.model == "transformer" and self.heads > 0 and self.width % self.heads:
+            bad("heads", f"width={self.width} must be a multiple of heads")
         if self.task == "regress" and self.loss != "mse":
             bad("loss", "regression needs loss='mse'")
         for name in ("lr", "batch_size", "epochs", "width", "depth", "channels", "measure_size",
-                     "test_measure_size", "target_scale", "init_scale", "modadd_p"):
+                     "test_measure_size", "target_scale", "init_scale", "modadd_p", "heads"):
             if not getattr(self, name) > 0:
                 bad(name, "must be > 0" + (" (at least 1 epoch)" if name == "epochs" else ""))
         if self.weight_decay < 0:
             bad("weight_decay", "must be >= 0")
+        if not 0 < self.adam_beta2 < 1:
+            bad("adam_beta2", "must be in (0, 1)")
         if not 0 <= self.momentum < 1:
             bad("momentum", "must be in [0, 1)")
         if not 0 <= self.shuffle_fraction <= 1:

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-MODELS = ("mlp", "cnn", "vgg16", "vgg16_bn", "resnet18", "dlgn", "dlgn_sf")
+MODELS = ("mlp", "cnn", "vgg16", "vgg16_bn", "resnet18", "dlgn", "dlgn_sf", "transformer")
 ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "gelu": nn.GELU, "linear": nn.Identity}
 
 
@@ -115,7 +115,7 @@ def resnet18(input_shape, num_outputs):
 
 def build_model(name: str, input_shape, num_outputs: int, *, width=256, depth=2, activation="relu",
                 channels=32, batch_norm=False, init_scale=1.0, output_scale=1.0, dlgn_beta=30.0,
-                value_input="pwc", hot_inputs: int = 0) -> Net:
+                value_input="pwc", hot_inputs: int = 0, heads: int = 4) -> Net:
     """Build a model by name (one of ``MODELS``). ``init_scale`` multiplies every parameter at init."""
     key = name.lower()
     if key == "mlp":
@@ -126,6 +126,9 @@ def build_model(name: str, input_shape, num_outputs: int, *, width=256, depth=2,
         f, h = vgg16(input_shape, num_outputs, batch_norm=key.endswith("_bn"))
     elif key == "resnet18":
         f, h = resnet18(input_shape, num_outputs)
+    elif key == "transformer":
+        from .transformer import transformer
+        f, h = transformer(input_shape, num_outputs, width, depth, heads)
     elif key in ("dlgn", "dlgn_sf"):
         from .dlgn import dlgn
         f, h = dlgn(input_shape, num_outputs, width, depth, dlgn_beta, value_input, sf=key == "dlgn_sf")

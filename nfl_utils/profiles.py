@@ -3,8 +3,10 @@
 Labels are ``"group: name"``; a name ending in ``[seed k]`` is one of several seeds of the same
 setting. ``quick`` (default) trains the paper's headline contrasts on MNIST and FashionMNIST
 (class-balanced subsets) on a CPU in minutes. ``offline`` is the same table on mnist1d, generated
-on the machine (no download). ``smoke`` is ``quick`` passed through :func:`shrink`, for the tests.
-``paper`` is the GPU table. Every profile trains the same runs on every machine: a missing dataset
+on the machine (no download). ``smoke`` is ``full`` passed through :func:`shrink`, for the tests.
+``full`` (under an hour on a 2-core CPU) is ``quick`` with the paper's own settings wherever
+this CPU reaches them: full-data epochs, the grokking transformer, a terminal-phase run, a
+bracketing learning-rate sweep. ``paper`` is the GPU table. Every profile trains the same runs on every machine: a missing dataset
 is an error that names the data folder and the offline profile, never a silent switch.
 """
 from __future__ import annotations
@@ -13,7 +15,7 @@ import re
 
 from .config import Config
 
-PROFILES = ("quick", "offline", "smoke", "paper")
+PROFILES = ("quick", "full", "offline", "smoke", "paper")
 SEEDS = (0, 1, 2)
 
 
@@ -79,7 +81,7 @@ QUICK: dict[str, Config] = {
     **{f"target scale: {k}": v for a in (1.0, 0.3, 0.1)
        for k, v in seeds(f"α={a:g}", SMALL.replace(target_scale=a, lr=0.1 / a, momentum=0.0)).items()},
     **{f"train size: {k}": v for n in (1000, 2000, 5000) for k, v in seeds(f"n={n}", sized(n)).items()},
-    "grokking: modadd": GROK,
+    "grokking: MLP [seed 0]": GROK,
     "dlgn circle: DLGN": CIRCLE,
     "dlgn image: deep linear": DLGN_IMG.replace(model="mlp", activation="linear"),
     "dlgn image: DLGN": DLGN_IMG,
@@ -89,6 +91,46 @@ QUICK: dict[str, Config] = {
     "dlgn tree: DLGN": TREE,
     "dlgn tree: DLGN-SF": TREE.replace(model="dlgn_sf"),
     "dlgn tree: ReLU MLP": TREE.replace(model="mlp"),
+}
+
+
+# ----------------------------------------------------------------------------- full
+# v3's grokking transformer: 2 pre-LN blocks, d_model 128, 4 heads, tokens `a b =`, AdamW lr 1e-3,
+# β₂ 0.98, weight decay 1, mini-batches of 512 (8 steps an epoch), 600 epochs (4,800 steps).
+TGROK = GROK.replace(model="transformer", width=128, depth=2, heads=4, lr=1e-3, adam_beta2=0.98,
+                     batch_size=512, epochs=600,
+                     checkpoints=(0, 5, 10, 15, 20, 25, 30, 40, 50, 60, 80, *range(100, 601, 25)))
+FULL_EPOCHS = (0, 1, 2, 3, 4, 5, 7, 10, 15, 20)      # dense in the first epochs
+FULL_MLP = MLP.replace(train_size=None, checkpoints=FULL_EPOCHS)                 # 60,000 images
+FULL_CNN = CNN.replace(train_size=None, epochs=20, checkpoints=FULL_EPOCHS)      # same budget
+# Toward the terminal phase (Papyan et al.): 200 epochs of 10,000 images, lr ×0.1 at 50% and 75%.
+TERMINAL = MLP.replace(epochs=200, schedule="step",
+                       checkpoints=(0, 1, 2, 5, 10, 20, 35, 50, 75, 100, 125, 150, 175, 200))
+FULL_LRS = (0.01, 0.03, 0.1, 0.3, 1.0)   # wide enough that the best can sit inside the grid
+
+
+def seeds_and_data(name: str, cfg: Config, n: int = 2) -> dict[str, Config]:
+    """Seeds that vary the data (split, subset, measurement sets) as well as init and order."""
+    return {f"{name} [seed {s}]": cfg.replace(seed=s, data_seed=s) for s in SEEDS[:n]}
+
+
+FULL: dict[str, Config] = {
+    **{k: v for k, v in QUICK.items() if not k.startswith(("main:", "lr:", "target scale:", "grokking:"))},
+    **{f"main: {k}": v for k, v in {
+        **with_head_only("MLP, MSE", FULL_MLP),
+        **with_head_only("MLP, CE", FULL_MLP.replace(loss="ce", lr=0.05)),
+        **with_head_only("CNN, MSE", FULL_CNN),
+        **with_head_only("MLP, MSE, fashion-mnist", FULL_MLP.replace(dataset="fashion-mnist")),
+        **with_head_only("CNN, MSE, mnist", FULL_CNN.replace(dataset="mnist"))}.items()},
+    "terminal phase: MLP, MSE": TERMINAL,
+    **{f"lr: {k}": v for lr in FULL_LRS
+       for k, v in seeds(f"lr={lr:g}", SMALL.replace(lr=lr, epochs=30, checkpoints=(0, 10, 20, 30))).items()},
+    # α·one-hot targets, lr/α, and no weight decay: the decay per step would otherwise change with α
+    **{f"target scale: {k}": v for a in (1.0, 0.3, 0.1)
+       for k, v in seeds(f"α={a:g}", SMALL.replace(target_scale=a, lr=0.1 / a, momentum=0.0,
+                                                    weight_decay=0.0)).items()},
+    **{f"grokking: {k}": v for k, v in {**seeds_and_data("transformer", TGROK),
+                                          **seeds_and_data("MLP", GROK)}.items()},
 }
 
 
@@ -150,10 +192,12 @@ PAPER: dict[str, Config] = {
 def table(profile: str) -> dict[str, Config]:
     if profile == "quick":
         return QUICK
+    if profile == "full":
+        return FULL
     if profile == "offline":
         return offline(QUICK)
     if profile == "smoke":
-        return shrink(QUICK)
+        return shrink(FULL)
     if profile == "paper":
         return {**QUICK, **PAPER}
     raise ValueError(f"unknown profile {profile!r}; valid: {', '.join(PROFILES)}")

@@ -16,7 +16,7 @@ from .config import Config
 INPUT_DIM = {"mnist": 784, "fashion-mnist": 784, "mnist1d": 40, "cifar10": 3072, "cifar100": 3072,
              "circle": 2, "oblique-tree": 20}
 TYPICAL_N = {"circle": 1000, "oblique-tree": 20_000, "mnist1d": 8000}
-CONV_FACTOR = {"cnn": 6.0, "vgg16": 300.0, "vgg16_bn": 300.0, "resnet18": 300.0}
+CONV_FACTOR = {"cnn": 6.0, "vgg16": 300.0, "vgg16_bn": 300.0, "resnet18": 300.0, "transformer": 20.0}
 
 
 def cost(cfg: Config) -> float:

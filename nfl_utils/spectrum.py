@@ -20,10 +20,15 @@ from .cka import cka_kernels, linear_cka, low_rank_measure_explicit  # noqa: F40
 from .linalg import (EIG_RTOL, RANK_RTOL, ArrayKind, FewSamplesWarning, as_matrix, drop_small,  # noqa: F401
                      eig_desc, eigh, one_hot, one_hot_labels, syrk_, warn_few)
 
-def _ptr(x) -> int:
-    if isinstance(x, torch.Tensor):
-        return x.data_ptr()
-    return np.asarray(x).__array_interface__["data"][0] if isinstance(x, np.ndarray) else -1
+def _owns(phi: torch.Tensor, given) -> bool:
+    """Whether ``phi`` (as_matrix of ``given``) is a copy this module made, so in-place work cannot
+    touch the caller's data. Proven only for tensors and ndarrays whose memory ``phi`` does not
+    start at; anything else (a DataFrame, a memoryview, ...) may be a zero-copy view: not owned."""
+    if isinstance(given, torch.Tensor):
+        return phi.data_ptr() != given.data_ptr()
+    if isinstance(given, np.ndarray):
+        return phi.data_ptr() != given.__array_interface__["data"][0]
+    return False
 
 
 # ----------------------------------------------------------------------------- accumulator
@@ -67,7 +72,7 @@ class SpectralAccumulator:
                              f"{sorted(self.stats) or 'phi only'}, this one {sorted(given) or 'phi only'}")
         # shift by the reference row, in place when as_matrix made a copy (float32 input)
         ref = self.ref if self.ref is not None else phi[0].clone()
-        phi = phi.sub_(ref) if phi.data_ptr() != _ptr(given_phi) else phi - ref
+        phi = phi.sub_(ref) if _owns(phi, given_phi) else phi - ref
         col = phi.sum(0)        # any NaN/inf entry (or in the reference row) makes a column sum non-finite
         if not bool(torch.isfinite(col).all()):
             raise ValueError("phi contains NaN or inf values; check the network (diverged training, "

@@ -9,6 +9,9 @@ CHANCE_MARGIN = 2.0   # "at chance": test accuracy below CHANCE_MARGIN / C
 MEMORISED = 0.95      # a net "memorises" its training set when train accuracy reaches this
 GROK_TRAIN = GROK_TEST = 0.9
 GROK_DELAY = 10       # "grokked": train ≥ 90% reached at least 10× earlier (in steps) than test ≥ 90%
+EARLY_EPOCHS = 5      # C1 "within a few epochs": first MF by 5 epochs of the *full* training set
+PERSIST_CHECKPOINTS = 2   # C1 "persists": MF at every checkpoint from the first on, and at ≥ 2 of them
+FULL_TRAIN_SIZE = {"mnist": 60_000, "fashion-mnist": 60_000, "cifar10": 50_000, "cifar100": 50_000}
 
 
 def spread(values) -> float:
@@ -52,6 +55,17 @@ def grokked(steps, train_acc, test_acc) -> tuple[bool, int | None, int | None]:
     s_tr, s_te = first_step_at(steps, train_acc, GROK_TRAIN), first_step_at(steps, test_acc, GROK_TEST)
     ok = s_tr is not None and s_te is not None and s_te >= GROK_DELAY * max(s_tr, 1)
     return ok, s_tr, s_te
+
+
+def full_data_epochs(epoch: float, n_train: int, dataset: str) -> float:
+    """``epoch`` epochs of an ``n_train``-image subset in epochs of the dataset's full training set
+    (the same number of examples seen); the subset itself where the full size is not known."""
+    return epoch * n_train / FULL_TRAIN_SIZE.get(dataset, n_train)
+
+
+def at_edge(keys: list, best) -> bool:
+    """Whether ``best`` is the first or the last of an ordered grid (an optimum not bracketed)."""
+    return best in (keys[0], keys[-1])
 
 
 def at_chance(test_acc: float, num_classes: int) -> bool:

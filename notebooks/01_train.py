@@ -25,6 +25,10 @@
 #   frozen at initialisation); a scalar regression task; the richness contrasts of the later
 #   versions of the paper with three seeds each; grokking on modular addition; the DLGN runs.
 #   About five minutes on a 2-core CPU (66 runs).
+# * `full`: `quick` with the paper's own settings where a CPU reaches them: the main nets on the
+#   full 60,000-image training sets (both architectures on both datasets, the same budget), v3's
+#   grokking transformer beside the MLP (two seeds each), a terminal-phase run, a learning-rate
+#   grid that brackets the best rate, the target-scale contrast without weight decay. Under an hour.
 # * `offline`: the same table on **mnist1d** (generated on the machine, no download).
 # * `paper`: adds full MNIST and CIFAR-10 runs for a GPU.
 #

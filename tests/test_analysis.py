@@ -103,9 +103,11 @@ def test_every_smoke_run_loads_through_the_loader_with_trimmed_accessors(tmp_pat
         assert sum(p.numel() for p in m.parameters()) > 0
 
 
-def test_profiles_are_tables_and_smoke_is_quick_shrunk():
-    q, s = profiles.table("quick"), profiles.table("smoke")
+def test_profiles_are_tables_and_smoke_is_full_shrunk():
+    q, s = profiles.table("full"), profiles.table("smoke")
     assert list(q) == list(s)                       # same labels, same kinds of run
+    groups = lambda t: {k.split(": ", 1)[0] for k in t}
+    assert groups(profiles.table("quick")) <= groups(q)    # full covers every group quick has
     for k in q:
         assert q[k].head_only == s[k].head_only and q[k].loss == s[k].loss and q[k].task == s[k].task
         assert s[k].dataset not in profiles.IMAGE_SETS and s[k].epochs <= 3
@@ -137,21 +139,59 @@ def test_claims_rules_on_synthetic_runs():
     assert claims.seeded_contrast("C12", g, "BN", "no BN", "lower", "s")["verdict"] == "disagrees"
     g = {"BN": runs([0.2, 0.4, 0.3]), "no BN": runs([0.30, 0.31, 0.29])}
     assert claims.seeded_contrast("C12", g, "BN", "no BN", "lower", "s")["verdict"] == "partly"
-    # lr: best accuracy at the lowest D_LR
-    lr = {"lr=0.01": runs([0.3, 0.31, 0.3], 0.90), "lr=0.1": runs([0.1, 0.11, 0.1], 0.95)}
+    # lr: best accuracy at the lowest D_LR, the best inside the grid
+    lr = {"lr=0.01": runs([0.3, 0.31, 0.3], 0.90), "lr=0.1": runs([0.1, 0.11, 0.1], 0.95),
+          "lr=1": runs([0.2, 0.21, 0.2], 0.92)}
     assert claims.lr_claim(lr, "s")["verdict"] == "agrees"
-    lr = {"lr=0.01": runs([0.3, 0.31, 0.3], 0.96), "lr=0.1": runs([0.1, 0.11, 0.1], 0.95)}
+    lr["lr=0.01"] = runs([0.05, 0.06, 0.05], 0.90)          # lowest D_LR elsewhere, beyond the spread
     assert claims.lr_claim(lr, "s")["verdict"] == "disagrees"
+    lr["lr=1"] = runs([0.2, 0.21, 0.2], 0.97)               # the best at the grid's edge: no optimum
+    assert claims.lr_claim(lr, "s")["verdict"] == "not testable here"
+    lr = {"lr=0.01": runs([0.3, 0.31, 0.3], 0.90), "lr=0.1": runs([0.1, 0.11, 0.1], 0.95)}
+    assert claims.lr_claim(lr, "s")["verdict"] == "not testable here"     # two points: always an edge
     # grokking: D_LR rises after memorisation → disagrees; never groks → not testable
     steps = [0, 100, 200, 2000, 4000]
     rows = lambda dl, te: [{"epoch": s, "step": s, "train_acc": a, "test_acc": t, "train_dlr": d, "train_u_gap": 1.0,
                             "nc1": 1.0} for s, a, t, d in zip(steps, [0, 0.5, 0.95, 1, 1], te, dl)]
-    groks = [0, 0, 0, 0.5, 0.95]
-    assert claims.grokking_claim(fake_run(rows([0.5, 0.4, 0.3, 0.2, 0.1], groks)))["verdict"] == "agrees"
-    assert claims.grokking_claim(fake_run(rows([0.1, 0.2, 0.3, 0.4, 0.5], groks)))["verdict"] == "disagrees"
-    assert claims.grokking_claim(fake_run(rows([0.1] * 5, [0, 0.3, 0.95, 0.96, 0.97])))["verdict"] == "not testable here"
+    groks = [0, 0, 0, 0.5, 0.95]           # train ≥ 90% at step 200, test ≥ 90% at step 4000 (20×)
+    g = lambda dl, te=groks, **kw: fake_run(rows(dl, te), dataset="modadd", model="mlp", **kw)
+    assert claims.grokking_claim(g([0.5, 0.4, 0.3, 0.2, 0.1]))["verdict"] == "agrees"
+    assert claims.grokking_claim(g([0.1, 0.2, 0.3, 0.4, 0.5]))["verdict"] == "disagrees"
+    early = [0, 0, 0, 0.95, 0.97]         # test ≥ 90% at step 2000 (10×), before the end
+    assert claims.grokking_claim(g([0.1, 0.2, 0.3, 0.1, 0.4], early))["verdict"] == "partly"  # parts differ
+    assert claims.grokking_claim(g([0.1] * 5, [0, 0.3, 0.95, 0.96, 0.97]))["verdict"] == "not testable here"
+    # over seeds: a fall inside the seed spread is no direction; one seed that fails to grok → not testable
+    seeds = [g([0.5, 0.4, 0.30, 0.2, 0.25]), g([0.5, 0.4, 0.10, 0.2, 0.05])]
+    assert claims.grokking_claim(seeds)["verdict"] == "partly"
+    seeds = [g([0.5, 0.4, 0.30, 0.2, 0.1]), g([0.5, 0.4, 0.3, 0.2, 0.1], [0, 0.3, 0.95, 0.96, 0.97])]
+    row = claims.grokking_claim(seeds)
+    assert row["verdict"] == "not testable here" and "1 of 2" in row["reason"]
+    tf = fake_run(rows([0.5, 0.4, 0.3, 0.2, 0.1], groks), dataset="modadd", model="transformer", width=128)
+    assert "transformer 2×d128" in claims.grokking_claim(tf, "transformer")["setting"]
     # shuffled labels: a net that did not memorise cannot test the claim
     sh = {"clean": runs([0.1, 0.1, 0.1], 0.9), "shuffled": [fake_run([{"train_dlr": 0.1, "test_acc": 0.1, "train_acc": 0.5}])]}
     for r in sh["clean"]:
         r.metrics["train_acc"] = 1.0
     assert claims.shuffle_claim(sh, 10, "s")["verdict"] == "not testable here"
+
+
+def test_c1_tests_early_in_full_data_epochs_and_persistence():
+    from nfl_utils import claims
+
+    def run(gaps, n=60_000, label=""):
+        rows = [{"epoch": e, "step": e, "train_u_gap": g, "train_u_pistar_C": 0.95, "train_u_pistar_all": 1.0}
+                for e, g in zip([0, 1, 2, 5, 10], gaps)]
+        return fake_run(rows, dataset="mnist", train_size=n, epochs=10)
+
+    v = lambda **runs: claims.early_mf_claim(runs, "s")
+    assert v(a=run([1, 1, 20, 20, 20]))["verdict"] == "agrees"            # MF at epoch 2, kept
+    late = v(a=run([1, 1, 1, 1, 20]))                                      # only the last checkpoint
+    assert late["verdict"] == "partly" and "early and persists" in late["reason"]
+    lost = v(a=run([1, 20, 1, 1, 1]))                                      # early, then lost
+    assert lost["verdict"] == "partly" and "persists" in lost["reason"] and "not kept" in lost["measured"]
+    assert v(a=run([1, 1, 1, 1, 1]))["verdict"] == "disagrees"
+    # epochs of a 10,000-image subset count as 1/6 of a full-data epoch: MF at subset epoch 10 is early
+    sub = v(a=run([1, 1, 1, 20, 20], n=10_000))
+    assert sub["verdict"] == "agrees" and "0.83 full-data" in sub["measured"]
+    assert v(a=run([1, 1, 1, 20, 20], n=60_000))["verdict"] == "agrees"     # full-data epoch 5: the bound
+    assert v(a=run([1, 1, 1, 20, 20], n=120_000))["verdict"] == "partly"    # 10 full-data epochs: late

@@ -15,7 +15,9 @@ NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.py"))
 EXPECTED = {
     "01_train": ["01_train_learning_curves"],
     "02_diagonalise": ["02_diagonalise_eigenvalues", "02_diagonalise_eigenfunctions", "02_diagonalise_top_inputs"],
-    "03_spectra": ["03_spectra_mlp_mse", "03_spectra_mlp_ce", "03_spectra_cnn_mse", "03_spectra_deff"],
+    # smoke is the full profile shrunk: its main group also crosses architecture with dataset
+    "03_spectra": ["03_spectra_mlp_mse", "03_spectra_mlp_ce", "03_spectra_cnn_mse", "03_spectra_mlp_mse_fashion_mnist",
+                   "03_spectra_cnn_mse_mnist", "03_spectra_deff"],
     "04_mf_vs_ef": ["04_mf_vs_ef_measures", "04_mf_vs_ef_lr_sweep"],
     "05_collapse_kernel_regression": ["05_collapse_nc_dlr", "05_collapse_kernel", "05_collapse_regression"],
     "06_explore": ["06_explore_static"],
