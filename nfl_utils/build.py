@@ -32,7 +32,7 @@ def make_model(cfg: Config, data) -> torch.nn.Module:
                        activation=cfg.activation, channels=cfg.channels, batch_norm=cfg.batch_norm,
                        dlgn_beta=cfg.dlgn_beta, value_input=cfg.value_input, init_scale=cfg.init_scale,
                        output_scale=cfg.output_scale, hot_inputs=2 if cfg.dataset == "modadd" else 0,
-                       heads=cfg.heads)
+                       heads=cfg.heads, vgg_base=cfg.vgg_base)
 
 
 def make_optimizer(cfg: Config, params) -> torch.optim.Optimizer:

@@ -39,13 +39,18 @@ def class_means(phi, labels):
 def nc1(phi, labels, _stats=None) -> float:
     """tr(Σ_W Σ_B⁺)/C: within-class variability relative to the between-class spread."""
     mu, mu_g, X, y, C = _stats or class_means(phi, labels)
-    Mt = (mu - mu_g) / math.sqrt(C)                      # Σ_B = Mtᵀ Mt
-    U, s, _ = torch.linalg.svd(Mt.T, full_matrices=False)  # Σ_B⁺ = U s⁻² Uᵀ on its range
+    # Rows shifted by μ_G first: a common offset of the features cancels before any product, and
+    # the class means of the shifted rows are the centred means μ_c − μ_G to full precision.
+    Xs = X - mu_g                                                        # (n, p)
+    counts = torch.bincount(y, minlength=C).to(Xs.dtype)
+    Mc = torch.zeros_like(mu).index_add_(0, y, Xs) / counts[:, None]     # (C, p): μ_c − μ_G
+    U, s, _ = torch.linalg.svd(Mc.T / math.sqrt(C), full_matrices=False)   # Σ_B = Mcᵀ Mc / C
     if s.max() <= 0:
         raise ValueError("all class means coincide: Σ_B = 0 and NC1 is undefined")
-    keep = s > 1e-10 * s.max()
+    # Σ_c n_c (μ_c − μ_G) = 0, so rank Σ_B ≤ C − 1: a C-th singular value is rounding, never kept
+    keep = (s > 1e-10 * s.max()) & (torch.arange(len(s), device=s.device) < C - 1)
     Uk = U[:, keep]
-    Z = X @ Uk - (mu @ Uk)[y]                            # within-class deviations on range(Σ_B), (n, ≤C)
+    Z = Xs @ Uk - (Mc @ Uk)[y]                    # within-class deviations on range(Σ_B), (n, ≤ C−1)
     return float(((Z * Z).mean(0) / s[keep] ** 2).sum() / C)
 
 

@@ -33,6 +33,7 @@ class Config:
     width: int = _f(256, "hidden width of mlp/cnn (p = width for them); d_model of the transformer")
     depth: int = _f(2, "number of hidden layers of the mlp; of blocks of the transformer")
     heads: int = _f(4, "transformer: attention heads (width must be a multiple)")
+    vgg_base: int = _f(64, "vgg16: channels of its first block (64 standard; every layer scales with it)")
     activation: str = _f("relu", f"mlp/cnn nonlinearity: {', '.join(ACTIVATIONS)}")
     channels: int = _f(32, "cnn channels (the second 2-D block has twice as many)")
     batch_norm: bool = _f(False, "batch norm after every convolution of the cnn (vgg16_bn has its own)")
@@ -51,7 +52,10 @@ class Config:
     weight_decay: float = _f(0.0, "weight decay (>= 0)")
     schedule: str = _f("constant", "constant, cosine or step (x0.1 at 50% and 75% of training), applied per step")
     batch_size: int = _f(128, "mini-batch size")
-    epochs: int = _f(30, "training epochs (>= 1)")
+    epochs: int = _f(30, "training epochs (>= 1); with stop_loss, at most this many")
+    stop_loss: float = _f(0.0, "stop early once the loss over the whole training set falls below this (0: never)")
+    keep_best: bool = _f(False, "keep the weights of the epoch with the best validation accuracy (datasets with "
+                                "a validation split: oblique-tree); the last row measures them")
     augment: bool = _f(False, "random crop (pad 4) + horizontal flip, for image datasets")
     train_size: int | None = _f(None, "class-balanced training subset size (default: the whole training set)")
     shuffle_fraction: float = _f(0.0, "fraction of training labels permuted at random, in [0, 1]")
@@ -101,14 +105,20 @@ class Config:
                 "trains an mlp or the transformer")
         if self.model == "transformer" and self.heads > 0 and self.width % self.heads:
             bad("heads", f"width={self.width} must be a multiple of heads")
+        if self.batch_norm and self.model != "cnn":
+            bad("batch_norm", "applies to the cnn only (vgg16_bn is the batch-norm VGG16)")
         if self.task == "regress" and self.loss != "mse":
             bad("loss", "regression needs loss='mse'")
         for name in ("lr", "batch_size", "epochs", "width", "depth", "channels", "measure_size",
-                     "test_measure_size", "target_scale", "init_scale", "modadd_p", "heads"):
+                     "test_measure_size", "target_scale", "init_scale", "modadd_p", "heads", "vgg_base"):
             if not getattr(self, name) > 0:
                 bad(name, "must be > 0" + (" (at least 1 epoch)" if name == "epochs" else ""))
         if self.weight_decay < 0:
             bad("weight_decay", "must be >= 0")
+        if self.stop_loss < 0:
+            bad("stop_loss", "must be >= 0 (0: never stop early)")
+        if self.keep_best and self.dataset != "oblique-tree":
+            bad("keep_best", "needs a dataset with a validation split (oblique-tree)")
         if not 0 < self.adam_beta2 < 1:
             bad("adam_beta2", "must be in (0, 1)")
         if not 0 <= self.momentum < 1:
@@ -141,6 +151,15 @@ class Config:
             eps.add(e)
             e *= 2
         return tuple(sorted(eps))
+
+    def recorded_epochs(self, stopped: int | None = None) -> tuple:
+        """The epochs a finished run has a row for: its checkpoints up to where training ended, and
+        that last epoch itself when training stopped early (stop_loss) or kept its best weights."""
+        end = stopped or self.epochs
+        eps = [e for e in self.checkpoint_epochs if e <= end]
+        if (stopped or self.keep_best) and end not in eps:
+            eps.append(end)
+        return tuple(eps)
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)

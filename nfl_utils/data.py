@@ -51,6 +51,8 @@ class DataBundle:
     shuffled: torch.Tensor         # bool mask of training examples whose label was shuffled
     mean: tuple = field(default=())
     std: tuple = field(default=())
+    x_val: torch.Tensor | None = None   # a validation split, where the dataset has one (oblique-tree)
+    y_val: torch.Tensor | None = None
 
     @property
     def input_shape(self) -> tuple:
@@ -133,8 +135,9 @@ def load_dataset(name: str = "mnist1d", root=None, *, train_size: int | None = N
     m_idx = class_balanced_indices(y_clean, min(measure_size, len(ytr)), num_classes, seed=seed + 1)
     t_size = min(test_measure_size or measure_size, len(yte))
     t_idx = class_balanced_indices(yte, t_size, num_classes, seed=seed + 2)
+    val = _oblique_tree(part="validation") if key == "oblique-tree" else (None, None)
     return DataBundle(key, xtr, ytr, xte, yte, num_classes, m_idx, t_idx, y_clean, mask,
-                      tuple(mean), tuple(std))
+                      tuple(mean), tuple(std), *val)
 
 
 def num_classes_of(name: str, modadd_p: int = 97) -> int:
@@ -146,11 +149,27 @@ def num_classes_of(name: str, modadd_p: int = 97) -> int:
 _RAW: dict = {}     # raw image arrays already read in this process (a sweep reads one dataset many times)
 
 
+def _files_signature(key, root) -> tuple:
+    """(name, size, mtime) of the dataset's files under the data root and the cache: a file
+    replaced while the process runs is read anew, never served from memory."""
+    from .datafiles import tv_class
+
+    cls = tv_class(key)
+    sub = getattr(cls, "base_folder", None) or cls.__name__
+    places = [Path(root) / sub, Path(root) / cls.__name__] if root is not None else []
+    places.append(cache_dir() / "torchvision" / cls.__name__)
+    return tuple(sorted((str(p), p.stat().st_size, p.stat().st_mtime_ns)
+                        for d in places if d.is_dir() for p in d.rglob("*") if p.is_file()))
+
+
 def _read_cached(key, root, download, verify):
-    k = (key, str(root), verify, str(cache_dir()))
+    where = lambda: (key, str(root), verify, str(cache_dir()), _files_signature(key, root))
+    k = where()
     if k not in _RAW:
         _RAW.clear()                    # one dataset at a time: bounded memory
-        _RAW[k] = read_images(key, root, download, verify)
+        images = read_images(key, root, download, verify)
+        k = where()                     # as the files are now (the read may have filled the cache)
+        _RAW[k] = images
     xtr, ytr, xte, yte = _RAW[k]
     return xtr, torch.as_tensor(ytr).clone(), xte, torch.as_tensor(yte).clone()   # images are only read
 
@@ -249,10 +268,11 @@ def _circle(n_train=1000, n_test=1000, seed=7):
     return torch.from_numpy(x[:n_train]), y[:n_train], torch.from_numpy(x[n_train:]), y[n_train:]
 
 
-def _oblique_tree(n=40_000, d=20, depth=4, seed=11):
+def _oblique_tree(n=40_000, d=20, depth=4, seed=11, part: str = "train+test"):
     """The sibling paper's benchmark: points uniform on the sphere in R^d, labelled by a depth-4
     oblique decision tree of 15 random hyperplanes through the origin (leaf labels alternate);
-    a 50/25/25 split of which the train and test parts are returned."""
+    a 50/25/25 split: (x_train, y_train, x_test, y_test), or with ``part="validation"`` the
+    middle 25% as (x_val, y_val)."""
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((n, d))
     x /= np.linalg.norm(x, axis=1, keepdims=True)
@@ -264,6 +284,8 @@ def _oblique_tree(n=40_000, d=20, depth=4, seed=11):
     y = (node - (2 ** depth - 1)) % 2
     x = x.astype(np.float32)
     tr, te = n // 2, (3 * n) // 4
+    if part == "validation":
+        return torch.from_numpy(x[tr:te]), torch.as_tensor(y[tr:te], dtype=torch.int64)
     return torch.from_numpy(x[:tr]), y[:tr], torch.from_numpy(x[te:]), y[te:]
 
 

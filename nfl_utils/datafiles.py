@@ -91,6 +91,31 @@ def atomic_write(path: Path, write):
         raise
 
 
+# sha256 of the *decompressed* original IDX files (torchvision checks only the .gz md5): an
+# uncompressed file is trusted only when it is the original, never by its header alone.
+IDX_SHA256 = {
+    "mnist": {
+        "train-images-idx3-ubyte": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+        "train-labels-idx1-ubyte": "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+        "t10k-images-idx3-ubyte": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+        "t10k-labels-idx1-ubyte": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2"},
+    "fashion-mnist": {
+        "train-images-idx3-ubyte": "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
+        "train-labels-idx1-ubyte": "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
+        "t10k-images-idx3-ubyte": "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
+        "t10k-labels-idx1-ubyte": "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34"},
+}
+
+
+def _not_original(key, raw: Path, files, verify) -> list[str]:
+    """The uncompressed files under ``raw`` that are not ``key``'s originals: incomplete by their
+    header, or (``verify``) of another content than the original's sha256."""
+    bad = [f for f in files if not _idx_ok(raw / f)]
+    if verify:
+        bad += [f for f in files if f not in bad and file_digest(raw / f, "sha256") != IDX_SHA256[key][f]]
+    return [str(raw / f) for f in bad]
+
+
 def _idx_ok(path: Path) -> bool:
     """An uncompressed IDX file is complete: its size matches the dimensions in its header."""
     try:
@@ -122,14 +147,15 @@ def _read_mnist_like(key, root, download, verify):
     for base in candidates:  # uncompressed files already there (a torchvision download, say)
         raw = base / cls.__name__ / "raw"
         if all((raw / f).exists() for f in files):
-            bad = [str(raw / f) for f in files if not _idx_ok(raw / f)]
+            bad = _not_original(key, raw, files, verify)
             if bad and base == cache_root:  # our own cache: rebuild rather than fail
                 for b in bad:
                     os.unlink(b)
                 break
             if bad:
-                raise DataError(f"truncated or corrupted {key} file(s): {', '.join(bad)}. "
-                                "Replace them with torchvision's originals.")
+                raise DataError(f"{key} file(s) that are not the originals: {', '.join(bad)} (truncated, "
+                                f"corrupted, a subset, or another dataset's file: their sha256 differs "
+                                f"from the original's). Replace them with torchvision's originals.")
             return _tv_load(cls, base)
     if root is not None and all((root / cls.__name__ / "raw" / (f + ".gz")).exists() for f in files):
         raw = root / cls.__name__ / "raw"

@@ -41,10 +41,21 @@ class ArrayKind:
 
 def as_matrix(x, name: str, n: int | None = None, device=None, allow_1d: bool = False,
             check_finite: bool = True):
-    t = torch.from_numpy(np.asarray(x)) if not isinstance(x, torch.Tensor) else x.detach()
+    if isinstance(x, torch.Tensor):
+        t = x.detach()
+    else:
+        with warnings.catch_warnings():     # a read-only array is only read: nothing writes into it
+            warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+            t = torch.from_numpy(np.asarray(x))
+    if t.is_complex():
+        raise ValueError(f"{name} is complex ({t.dtype}); the measures take real values")
     if device is not None:
         t = t.to(device)
     if t.ndim == 1 and allow_1d:
+        if not (t.is_floating_point() or t.dtype == torch.bool):
+            raise ValueError(f"{name} is a 1-D vector of integers: class labels? Pass one_hot(labels, C) "
+                             f"(nfl_utils.linalg.one_hot) for C classes, or floats (labels.float()) for "
+                             f"one regression column")
         t = t[:, None]
     if t.ndim != 2:
         hint = " (a single column is written x[:, None])" if t.ndim == 1 else ""

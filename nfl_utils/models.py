@@ -86,19 +86,23 @@ def cnn(input_shape, num_outputs, width=256, channels=32, activation="relu", bat
 VGG16_CFG = [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"]
 
 
-def vgg16(input_shape, num_outputs, batch_norm=False):
-    """VGG16 CIFAR variant: the 13 conv layers, then global pooling to a 512-d Φ, one Linear head."""
+def vgg16(input_shape, num_outputs, batch_norm=False, base: int = 64):
+    """VGG16 CIFAR variant: the 13 conv layers, then global pooling to a Φ of 8·base (512 at the
+    standard base = 64), one Linear head. A smaller ``base`` scales every layer's channels by
+    base/64: the same depth (what makes VGG16 hard to train without batch norm), a CPU's cost."""
     if len(input_shape) != 3:
         raise ValueError(f"vgg16 needs image inputs (C, H, W); got {tuple(input_shape)}")
     layers, c = [], input_shape[0]
     for v in VGG16_CFG:
         if v == "M":
             layers.append(nn.MaxPool2d(2, ceil_mode=True))
-        else:
-            layers += [nn.Conv2d(c, v, 3, padding=1)] + ([nn.BatchNorm2d(v)] if batch_norm else []) + [nn.ReLU(inplace=True)]
-            c = v
+            continue
+        v = v * base // 64
+        layers += [nn.Conv2d(c, v, 3, padding=1), *([nn.BatchNorm2d(v)] if batch_norm else []),
+                   nn.ReLU(inplace=True)]
+        c = v
     layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten()]
-    return nn.Sequential(*layers), nn.Linear(512, num_outputs)
+    return nn.Sequential(*layers), nn.Linear(c, num_outputs)
 
 
 def resnet18(input_shape, num_outputs):
@@ -115,7 +119,7 @@ def resnet18(input_shape, num_outputs):
 
 def build_model(name: str, input_shape, num_outputs: int, *, width=256, depth=2, activation="relu",
                 channels=32, batch_norm=False, init_scale=1.0, output_scale=1.0, dlgn_beta=30.0,
-                value_input="pwc", hot_inputs: int = 0, heads: int = 4) -> Net:
+                value_input="pwc", hot_inputs: int = 0, heads: int = 4, vgg_base: int = 64) -> Net:
     """Build a model by name (one of ``MODELS``). ``init_scale`` multiplies every parameter at init."""
     key = name.lower()
     if key == "mlp":
@@ -123,7 +127,7 @@ def build_model(name: str, input_shape, num_outputs: int, *, width=256, depth=2,
     elif key == "cnn":
         f, h = cnn(input_shape, num_outputs, width, channels, activation, batch_norm)
     elif key in ("vgg16", "vgg16_bn"):
-        f, h = vgg16(input_shape, num_outputs, batch_norm=key.endswith("_bn"))
+        f, h = vgg16(input_shape, num_outputs, batch_norm=key.endswith("_bn"), base=vgg_base)
     elif key == "resnet18":
         f, h = resnet18(input_shape, num_outputs)
     elif key == "transformer":

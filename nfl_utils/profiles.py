@@ -109,13 +109,47 @@ TERMINAL = MLP.replace(epochs=200, schedule="step",
 FULL_LRS = (0.01, 0.03, 0.1, 0.3, 1.0)   # wide enough that the best can sit inside the grid
 
 
+# v3's batch-norm contrast is VGG16, which barely trains without BN: the 13-layer VGG16 at 1/8 of
+# its channels (8 … 64, Φ of 64), cross-entropy, on 5,000 FashionMNIST images, 10 epochs.
+VGG = Config(dataset="fashion-mnist", model="vgg16", vgg_base=8, train_size=5000, epochs=10, lr=0.05,
+             loss="ce", measure_size=1000, test_measure_size=1000, checkpoints=(0, 2, 5, 10),
+             channels_last=True, **SGD)
+DLGN_LONG = DLGN_IMG.replace(epochs=50, checkpoints=(0, 1, 2, 4, 8, 15, 25, 35, 50))   # to convergence
+# The sibling paper's recipe on its benchmark: 10 mini-batches an epoch, up to 1,500 epochs, stop
+# once the train loss is below 5e-6, keep the best-validation weights; its published best settings.
+RECIPE = TREE.replace(lr=0.02, epochs=1500, stop_loss=5e-6, keep_best=True, measure_size=1000,
+                      checkpoints=(0, 1, 2, 5, 10, 20, 50, 100, 200, 400, 700, 1000, 1500))
+TREE_FULL = {"DLGN": RECIPE.replace(dlgn_beta=3.0, depth=5, width=20),
+             "DLGN-SF": RECIPE.replace(model="dlgn_sf", dlgn_beta=30.0, depth=4, width=10),
+             "ReLU MLP": RECIPE.replace(model="mlp", depth=4, width=20)}
+# The ReLU baseline tuned as the sibling tuned its nets: the best validation accuracy over a grid
+RELU_GRID = {f"ReLU MLP w={w}, d={d}": RECIPE.replace(model="mlp", width=w, depth=d)
+             for w in (20, 100) for d in (3, 5)}
+
+
+def dlgn_image_seeds(n: int = 3) -> dict[str, Config]:
+    """The DLGN image contrast over seeds (a seed varies init, order and the 10,000-image subset);
+    seed 0 keeps the bare label. Frozen learned gates come from the same seed's trained DLGN."""
+    out = {}
+    for s in SEEDS[:n]:
+        tag = "" if s == 0 else f" [seed {s}]"
+        dl = DLGN_LONG.replace(seed=s, data_seed=s)
+        out.update({f"deep linear{tag}": dl.replace(model="mlp", activation="linear"), f"DLGN{tag}": dl,
+                    f"ReLU MLP{tag}": dl.replace(model="mlp", activation="relu"),
+                    f"DLGN, frozen random gates{tag}": dl.replace(freeze_gates=True),
+                    f"DLGN, frozen learned gates{tag}": dl.replace(freeze_gates=True, init_gates_from=dl.hash,
+                                                                   seed=s + 100)})
+    return out
+
+
 def seeds_and_data(name: str, cfg: Config, n: int = 2) -> dict[str, Config]:
     """Seeds that vary the data (split, subset, measurement sets) as well as init and order."""
     return {f"{name} [seed {s}]": cfg.replace(seed=s, data_seed=s) for s in SEEDS[:n]}
 
 
 FULL: dict[str, Config] = {
-    **{k: v for k, v in QUICK.items() if not k.startswith(("main:", "lr:", "target scale:", "grokking:"))},
+    **{k: v for k, v in QUICK.items() if not k.startswith(("main:", "lr:", "target scale:", "grokking:",
+                                                            "batch norm:", "dlgn image:", "dlgn tree:"))},
     **{f"main: {k}": v for k, v in {
         **with_head_only("MLP, MSE", FULL_MLP),
         **with_head_only("MLP, CE", FULL_MLP.replace(loss="ce", lr=0.05)),
@@ -131,6 +165,11 @@ FULL: dict[str, Config] = {
                                                     weight_decay=0.0)).items()},
     **{f"grokking: {k}": v for k, v in {**seeds_and_data("transformer", TGROK),
                                           **seeds_and_data("MLP", GROK)}.items()},
+    **{f"batch norm: {k}": v for name, c in (("no BN", VGG), ("BN", VGG.replace(model="vgg16_bn")))
+       for k, v in seeds(name, c).items()},
+    **{f"dlgn image: {k}": v for k, v in dlgn_image_seeds().items()},
+    **{f"dlgn tree: {k}": v for k, v in TREE_FULL.items()},
+    **{f"dlgn tree grid: {k}": v for k, v in RELU_GRID.items()},
 }
 
 
@@ -161,6 +200,8 @@ def shrink(table: dict[str, Config]) -> dict[str, Config]:
             kw["train_size"] = min(c.train_size or 1000, 1000)
         if c.dataset == "modadd":
             kw.update(modadd_p=23, measure_size=4096, test_measure_size=4096)
+        if c.model.startswith("vgg16"):       # mnist1d is 1-D: the small convnet stands in for VGG16
+            kw.update(model="cnn", batch_norm=c.model == "vgg16_bn", channels_last=False)
         return c.replace(**kw)
     return _relink(table, {k: small(v) for k, v in table.items()})
 
@@ -201,6 +242,11 @@ def table(profile: str) -> dict[str, Config]:
     if profile == "paper":
         return {**QUICK, **PAPER}
     raise ValueError(f"unknown profile {profile!r}; valid: {', '.join(PROFILES)}")
+
+
+def groups(profile: str) -> list[str]:
+    """The profile's group names, in table order."""
+    return list(dict.fromkeys(k.split(": ", 1)[0] for k in table(profile)))
 
 
 def group(profile: str, name: str) -> dict[str, Config]:

@@ -71,6 +71,9 @@ def verify(path) -> None:
             raise DamagedRun(path, f"{name} does not match the checksum written when the run was committed")
 
 
+REQUIRED_COLUMNS = ("epoch", "step", "train_acc", "test_acc", "train_dlr")
+
+
 def load_run(path, check: bool = True) -> Run:
     """The finished run at ``path``; with ``check`` its files are verified against their checksums
     and its tables against its config's checkpoint count (``check=False``: read as it is)."""
@@ -93,7 +96,14 @@ def load_run(path, check: bool = True) -> Run:
     except (OSError, ValueError, KeyError) as e:
         raise DamagedRun(path, f"{e.__class__.__name__}: {e}") from None
     if check:
-        n = len(cfg.checkpoint_epochs)
+        if cfg.hash != path.name:
+            raise DamagedRun(path, f"its config.json hashes to {cfg.hash}, not to the directory's name: a "
+                                   f"run copied, renamed or edited (or of an older schema) is never served "
+                                   f"for another config")
+        missing = [c for c in REQUIRED_COLUMNS if c not in metrics]
+        if missing:
+            raise DamagedRun(path, f"metrics.csv lacks the columns {missing}")
+        n = len(cfg.recorded_epochs(meta.get("stopped_epoch")))
         if len(metrics) != n:
             raise DamagedRun(path, f"metrics.csv has {len(metrics)} rows, the config has {n} checkpoints")
         for k, a in arrays.items():

@@ -23,8 +23,8 @@ import torch.nn.functional as F
 from .build import get_data, make_model, make_optimizer, make_schedule, resolve_device
 from .config import Config, add_config_arguments, config_from_args
 from .models import Net
-from .measure import (Reference, flat_params, forward_all, initial_reference, loss_fn, measure, reference,
-                      stack_arrays)
+from .measure import (Reference, correct, flat_params, forward_all, initial_reference, loss_fn, measure,
+                      reference, stack_arrays)
 from .store import (commit_run, discard_partial, is_complete, load_partial, load_run, run_lock, runs_dir,
                     save_partial)
 from .run import Run
@@ -100,6 +100,8 @@ class Session:
     cache: dict = field(default_factory=dict)   # a head-only run's frozen Φ and its measures (measure.measure)
     key: str | None = None                      # fingerprint of the initial Φ's side (measure.initial_reference)
     unbooked_measure_time: float = 0.0          # Φ₀ and its reference (setup, resume): booked with the next checkpoint
+    best: dict | None = None                    # keep_best: {"val", "epoch", "state"} of the best epoch so far
+    stopped: bool = False                       # stop_loss reached: training ended early
 
     @property
     def phi0(self) -> torch.Tensor:
@@ -109,7 +111,8 @@ class Session:
         return {"epoch": self.epoch, "model": self.model.state_dict(), "opt": self.opt.state_dict(),
                 "sched": self.sched.state_dict(), "gen": self.gen.get_state(), "rows": self.rows,
                 "arrays": self.arrays, "phi0": self.phi0, "theta0": self.theta0,
-                "train_time": self.train_time, "saved": self.saved}
+                "train_time": self.train_time, "saved": self.saved, "best": self.best,
+                "stopped": self.stopped}
 
 
 def setup(cfg: Config, data=None) -> Session:
@@ -144,11 +147,39 @@ def setup(cfg: Config, data=None) -> Session:
     return s
 
 
+PROGRESS_KEYS = ("epoch", "model", "opt", "sched", "gen", "rows", "arrays", "phi0", "theta0", "train_time")
+
+
+def implausible(state: dict, cfg: Config) -> str | None:
+    """Why saved progress cannot be this config's (None when it can): every key present, an epoch
+    inside the run, one row and one array set per checkpoint passed, in order."""
+    missing = [k for k in PROGRESS_KEYS if k not in state]
+    if missing:
+        return f"it lacks {missing}"
+    e, rows = state["epoch"], state["rows"]
+    if not isinstance(e, int) or isinstance(e, bool) or not 0 <= e <= cfg.epochs:
+        return f"its epoch {e!r} is not in [0, {cfg.epochs}]"
+    if not isinstance(rows, list) or not isinstance(state["arrays"], list) or len(rows) != len(state["arrays"]):
+        return "its rows and arrays do not pair up"
+    try:
+        done = [int(r["epoch"]) for r in rows]
+    except (TypeError, KeyError, ValueError):
+        return "its rows are not checkpoint rows"
+    want = [c for c in cfg.recorded_epochs(e if state.get("stopped") else None) if c <= e]
+    if done != want and not (e == 0 and not done):     # epoch 0 unmeasured: run_epochs measures it
+        return f"its rows are for epochs {done}, not this config's checkpoints up to epoch {e}"
+    return None
+
+
 def resume(s: Session) -> bool:
     """Continue from the progress an interrupted run of the same config saved, if any. Progress
     whose tensors do not fit this network and optimiser is discarded with a message."""
     state = load_partial(s.cfg.hash)
     if state is None:
+        return False
+    why = implausible(state, s.cfg)
+    if why:
+        discard_partial(s.cfg.hash, why)
         return False
     mine = s.model.state_dict()
     theirs = state.get("model", {})
@@ -165,6 +196,7 @@ def resume(s: Session) -> bool:
     s.gen.set_state(state["gen"])
     s.epoch, s.rows, s.arrays, s.saved = state["epoch"], state["rows"], state["arrays"], state.get("saved", [])
     s.theta0, s.train_time = state["theta0"], state["train_time"]
+    s.best, s.stopped = state.get("best"), state.get("stopped", False)
     t0 = time.perf_counter()
     s.ref = reference(state["phi0"].to(s.device), s.data.measurement_sets[1], s.cfg, s.data.num_classes)
     s.unbooked_measure_time += time.perf_counter() - t0
@@ -183,6 +215,37 @@ def record(s: Session) -> dict:
     if s.cfg.save_models:
         s.saved.append({k: v.detach().cpu().clone() for k, v in s.model.state_dict().items()})
     return s.rows[-1]
+
+
+@torch.no_grad()
+def _pass(net, x, y, cfg: Config, num_classes: int, batch: int = 8192) -> tuple[float, float]:
+    """(mean loss, accuracy) of ``net`` in eval mode over all of (x, y)."""
+    net.eval()
+    loss = hits = 0.0
+    for i in range(0, len(y), batch):
+        out, yb = net(x[i:i + batch]), y[i:i + batch]
+        loss += float(loss_fn(out, yb, cfg, num_classes)) * len(yb)
+        hits += float(correct(out, yb, cfg, num_classes))
+    return loss / len(y), hits / len(y)
+
+
+def select(s: Session, net, xtr, ytr) -> bool:
+    """The sibling paper's recipe after an epoch (timed as training): keep the weights of the best
+    validation accuracy (``keep_best``), and stop once the loss over the training set falls below
+    ``stop_loss``. True when training ends here, with the kept weights loaded."""
+    cfg, C = s.cfg, s.data.num_classes
+    if cfg.keep_best:
+        xv, yv = s.data.x_val.to(s.device), s.data.y_val.to(s.device)
+        val = _pass(s.model, xv, yv, cfg, C)[1]
+        if s.best is None or val > s.best["val"]:
+            state = {k: v.detach().cpu().clone() for k, v in s.model.state_dict().items()}
+            s.best = {"val": val, "epoch": s.epoch, "state": state}
+    if cfg.stop_loss > 0 and _pass(net, xtr, ytr, cfg, C)[0] < cfg.stop_loss:
+        s.stopped = True
+    end = s.stopped or (cfg.keep_best and s.epoch == cfg.epochs)
+    if end and cfg.keep_best:
+        s.model.load_state_dict(s.best["state"])
+    return end
 
 
 def run_epochs(s: Session, on_checkpoint=None, progress: bool = True) -> None:
@@ -209,7 +272,7 @@ def run_epochs(s: Session, on_checkpoint=None, progress: bool = True) -> None:
     bar = tqdm(total=cfg.epochs, initial=s.epoch, desc=f"{cfg.dataset}/{cfg.model} {cfg.hash[:8]}",
                disable=not progress, leave=False)
     last_save = time.perf_counter()
-    while s.epoch < cfg.epochs:
+    while s.epoch < cfg.epochs and not s.stopped:
         t0 = time.perf_counter()
         bad = train_epoch(net, s.opt, s.sched, xtr, ytr, cfg, s.gen, s.data.num_classes)
         if bad >= 0:
@@ -219,11 +282,12 @@ def run_epochs(s: Session, on_checkpoint=None, progress: bool = True) -> None:
                            f"or the initial scale (init_scale={cfg.init_scale:g})")
         if s.device.type == "cuda":
             torch.cuda.synchronize()
-        s.train_time += time.perf_counter() - t0
         s.epoch += 1
+        end = select(s, net, xtr, ytr) if cfg.keep_best or cfg.stop_loss > 0 else False
+        s.train_time += time.perf_counter() - t0
         bar.update(1)
-        row = record(s) if s.epoch in checkpoints else None
-        if row is not None or time.perf_counter() - last_save > SAVE_EVERY_S or s.epoch == cfg.epochs:
+        row = record(s) if s.epoch in checkpoints or end else None     # the last row: the kept weights
+        if row is not None or time.perf_counter() - last_save > SAVE_EVERY_S or s.epoch == cfg.epochs or end:
             save_partial(cfg.hash, s.progress_state())
             last_save = time.perf_counter()
         if row is not None:
@@ -256,8 +320,21 @@ def commit(s: Session, replace: bool = False) -> Run:
             "seed": s.cfg.seed, "data_seed": s.cfg.data_seed, "num_classes": s.data.num_classes,
             "n_train": s.data.n_train, "train_seconds": s.train_time,
             "measure_seconds": float(metrics["measure_time"].sum()) if len(metrics) else 0.0}
+    if s.cfg.stop_loss > 0:
+        meta["stopped_epoch"] = s.epoch if s.stopped else None
+    if s.best is not None:
+        meta.update(best_epoch=s.best["epoch"], best_val_acc=s.best["val"])
     state = {k: v.cpu() for k, v in s.model.state_dict().items()}
     return load_run(commit_run(s.cfg, meta, metrics, out, state, s.saved or None, replace=replace))
+
+
+def _lockable(run_hash: str) -> bool:
+    """Whether this process can take the run's lock (not in a read-only store)."""
+    try:
+        with run_lock(run_hash):
+            return True
+    except OSError:
+        return False
 
 
 def train(cfg: Config, progress: bool = True, force: bool = False, on_checkpoint=None) -> Run:
@@ -265,9 +342,12 @@ def train(cfg: Config, progress: bool = True, force: bool = False, on_checkpoint
     ``force`` retrains and replaces a stored run (also a damaged one). A second process training
     the same config waits for the first and then loads its run."""
     cfg.validate()
+    done = runs_dir() / cfg.hash
+    if is_complete(done) and not force and not _lockable(cfg.hash):
+        return load_run(done)          # a read-only store: its finished runs are read as they are
     with run_lock(cfg.hash):
-        if is_complete(runs_dir() / cfg.hash) and not force:
-            return load_run(runs_dir() / cfg.hash)
+        if is_complete(done) and not force:
+            return load_run(done)
         s = setup(cfg)
         if force:
             discard_partial(cfg.hash)

@@ -100,7 +100,7 @@ for ax, (col, label) in zip(axes, (("test_acc", "final test accuracy"), ("train_
 axes[2].set_yscale("log")
 fig.suptitle(f"Learning-rate sweep, {next(iter(lr.values()))[0].cfg.dataset} MLP 256×2, 3 seeds ({profile} profile)")
 fig.tight_layout()
-row = claims.lr_claim(lr, "small MLP, 3 seeds")
+row = claims.lr_claim(lr, claims.small_setting(lr))
 plots.save(fig, "04_mf_vs_ef_lr_sweep", "Final test accuracy, D_LR and spectral gap against the learning rate; each point "
            "a seed, the line the mean over seeds.", {"C6": row["measured"], "C6 verdict": row["verdict"]}, profile)
 plt.show()

@@ -17,8 +17,8 @@
 # the feature kernel towards the minimal projection T_MP onto the outputs) from **generalisation**.
 # Their measure, **D_LR = 1 − CKA(T, T_MP)** ∈ [0, 1], uses no labels, no initial kernel and no
 # accuracy: 0 is maximally rich, 1 lazy. We rerun their contrasts on a small MNIST MLP (and a small
-# CNN for batch norm), **three seeds each**, compare D_LR with older measures (S_init = CKA(K_t, K_0),
-# ‖θ‖², ‖θ − θ₀‖, NC1), and put our numbers next to the values v3 reports (from secondary
+# CNN for batch norm; in the `full` profile VGG16 at an eighth of its channels), **three seeds
+# each**, compare D_LR with older measures (S_init = CKA(K_t, K_0), ‖θ‖², ‖θ − θ₀‖, NC1), and put our numbers next to the values v3 reports (from secondary
 # summaries, unverified; docs/measures.md). A direction is claimed only when the difference of the
 # seed means exceeds the seed spread; the settings differ from the paper's, so agreement is about
 # *directions*, not values.
@@ -92,7 +92,8 @@ axes[1].legend(fontsize="x-small")
 axes[2].legend(fontsize="small")
 fig.suptitle(f"Richness vs performance: head-only control and shuffled labels ({profile} profile)")
 fig.tight_layout()
-rows = {"C10": claims.seeded_contrast("C10", G["rich vs lazy"], "full", "full, head-only", "lower", "small MLP, 3 seeds"),
+rows = {"C10": claims.seeded_contrast("C10", G["rich vs lazy"], "full", "full, head-only", "lower",
+                                      claims.small_setting(G["rich vs lazy"])),
         "C7": claims.shuffle_claim(G["shuffled labels"], C, "1,000 images, Adam, 3 seeds")}
 plots.save(fig, "07_richness_lazy_shuffle", "Left: final D_LR against test accuracy, full and head-only training, one point per "
            "seed. Middle/right: train and test accuracy and D_LR against step for clean and fully shuffled labels.",
@@ -108,7 +109,7 @@ fig, axes = plt.subplots(1, 3, figsize=(16, 4))
 for col, (k, runs) in zip(plots.colors(2), G["batch norm"].items()):
     for i, r in enumerate(runs):
         axes[0].plot(r.epochs, r.metrics["train_dlr"], "o-", ms=3, color=col, label=k if i == 0 else None)
-axes[0].set(xlabel="epoch", ylabel="D_LR", title="batch norm (small CNN, 3 seeds)")
+axes[0].set(xlabel="epoch", ylabel="D_LR", title="batch norm: " + claims.bn_setting(G["batch norm"]).split(", n=")[0])
 axes[0].legend(fontsize="small")
 ns = [runs[0].cfg.train_size for runs in G["train size"].values()]
 for ax, col, lab in ((axes[1], "train_dlr", "D_LR (final)"), (axes[2], "test_acc", "test accuracy (final)")):
@@ -121,7 +122,8 @@ for ax, col, lab in ((axes[1], "train_dlr", "D_LR (final)"), (axes[2], "test_acc
     ax.set(xlabel="training examples", ylabel=lab, title="training-set size (small MLP, 3 seeds)")
 fig.suptitle(f"Batch norm and training-set size ({profile} profile)")
 fig.tight_layout()
-rows = {"C12": claims.seeded_contrast("C12", G["batch norm"], "BN", "no BN", "lower", "small CNN, 3 seeds"),
+rows = {"C12": claims.seeded_contrast("C12", G["batch norm"], "BN", "no BN", "lower",
+                                       claims.bn_setting(G["batch norm"])),
         "C13": claims.size_claim(G["train size"])}
 plots.save(fig, "07_richness_bn_size", "Left: D_LR against epoch with and without batch norm, one line per seed. Middle/right: "
            "final D_LR and test accuracy against the training-set size; each point a seed, the line the mean.",
@@ -139,7 +141,7 @@ for col, (k, runs) in zip(plots.colors(len(G["lr"])), G["lr"].items()):
 ax.set(xlabel="D_LR (final)", ylabel="test accuracy (final)", title="learning-rate sweep, one point per seed")
 ax.legend(fontsize="small")
 fig.tight_layout()
-row = claims.lr_claim(G["lr"], "small MLP, 3 seeds")
+row = claims.lr_claim(G["lr"], claims.small_setting(G["lr"]))
 plots.save(fig, "07_richness_lr", "Final test accuracy against final D_LR for each learning rate, one point per seed.",
            {"C6": f"{row['verdict']}: {row['measured']}"}, profile)
 plt.show()

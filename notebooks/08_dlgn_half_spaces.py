@@ -46,7 +46,8 @@ groups = {g: profiles.load(profile, f"dlgn {g}") for g in ("circle", "image", "t
 circ = groups["circle"]["DLGN"]
 data = circ.data()
 model0, model1 = circ.model(at_init=True), circ.model()
-rows = {r["id"]: r for r in claims.dlgn_claims(circ, groups["image"], groups["tree"])}
+grid = profiles.load(profile, "dlgn tree grid") if "dlgn tree grid" in profiles.groups(profile) else None
+rows = {r["id"]: r for r in claims.dlgn_claims(circ, profiles.by_setting(groups["image"]), groups["tree"], grid)}
 theta = torch.linspace(0, 2 * np.pi, 1441, dtype=torch.float64)[:-1]
 xc = torch.stack([theta.cos(), theta.sin()], 1).float()
 target = circle_label(theta.numpy())
@@ -161,7 +162,7 @@ display(Markdown(claims.say(rows["D5"])))
 # values on them (checks 3 and 4 of the spec).
 
 # %%
-img = groups["image"]
+img = {n: r for n, r in groups["image"].items() if "[seed" not in n}     # seed 0 (the claims use every seed)
 res = pd.DataFrame({n: {"test acc": r.final("test_acc"), "train acc": r.final("train_acc"),
                         "D_LR": r.final("train_dlr")} for n, r in img.items()}).T
 fig, axes = plt.subplots(1, 2, figsize=(13, 4))
@@ -192,13 +193,17 @@ display(Markdown("\n".join(claims.say(rows[k]) for k in ("D1", "D2", "D3", "D4",
 # ## The sibling paper's benchmark: an oblique decision tree in ℝ²⁰
 # Points uniform on the sphere, labels from a depth-4 oblique decision tree (15 random hyperplanes
 # through the origin), 20,000 training points. Reported (verified numbers in the spec): DLGN 96.1%,
-# DLGN-SF 97.4%, ReLU 90.6% test accuracy, trained up to ~1,500 epochs.
+# DLGN-SF 97.4%, ReLU 90.6% test accuracy, trained up to ~1,500 epochs. The `full` profile trains
+# with the sibling's recipe (10 mini-batches an epoch, up to 1,500 epochs, stop once the train loss
+# is below 5e-6, keep the weights of best validation accuracy; its published best settings) and
+# tunes the ReLU baseline over a small grid by validation accuracy; `quick` trains 60 epochs.
 
 # %%
 tree = groups["tree"]
 reported = {"DLGN": 0.961, "DLGN-SF": 0.974, "ReLU MLP": 0.906}
 tt = pd.DataFrame({n: {"measured test acc": float(r.metrics["test_acc"].iloc[-1]), "reported": reported[n],
-                       "epochs": r.cfg.epochs} for n, r in tree.items()}).T
+                       "epochs (at most)": r.cfg.epochs, "stopped at": r.meta.get("stopped_epoch"),
+                       "kept epoch": r.meta.get("best_epoch")} for n, r in tree.items()}).T
 fig, ax = plt.subplots(figsize=(7, 4))
 for col, (n, r) in zip(plots.colors(3), tree.items()):
     ax.semilogx(r.epochs[1:], r.metrics["test_acc"].iloc[1:], "o-", ms=3, color=col, label=f"{n} (measured)")

@@ -1,6 +1,7 @@
 """Neural-collapse metrics against a direct numpy transcription of Papyan et al.'s formulas."""
 import numpy as np
 import pytest
+import torch
 
 from nfl_utils.collapse import all_nc, nc1, nc2_equiangular, nc2_equinorm, nc3, nc4
 
@@ -61,3 +62,16 @@ def test_bad_labels():
         nc2_equiangular(phi, np.zeros(9, dtype=int))
     with pytest.raises(ValueError, match=r"weight must be \(C, p\)"):
         nc3(phi, np.arange(10) % 2, np.ones((3, 3)))
+
+
+@pytest.mark.parametrize("offset", [1e5, 1e7, 1e9])
+def test_nc1_is_unchanged_by_a_common_offset_of_the_features(offset):
+    # reproduces the report: before the fix NC1 was ~1e14 at an offset of 1e7 (a spurious C-th
+    # singular value of Σ_B from uncentred class means); NC1 is translation invariant
+    g = torch.Generator().manual_seed(0)
+    y = torch.randint(0, 10, (2000,), generator=g)
+    phi = torch.randn(10, 64, generator=g, dtype=torch.float64)[y] + 0.5 * torch.randn(2000, 64, generator=g,
+                                                                                     dtype=torch.float64)
+    shift = offset * torch.randn(64, generator=g, dtype=torch.float64)
+    assert nc1(phi + offset, y) == pytest.approx(nc1(phi, y), rel=1e-6)
+    assert nc1(phi + shift, y) == pytest.approx(nc1(phi, y), rel=1e-6)

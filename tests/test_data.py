@@ -207,3 +207,26 @@ def test_shuffle_labels_shuffles_exactly_the_fraction(fraction):
 def test_class_balanced_indices_errors_when_a_class_is_short():
     with pytest.raises(ValueError, match="class 1 has 2 examples"):
         class_balanced_indices(torch.tensor([0] * 10 + [1] * 2), 8, 2)
+
+
+def test_uncompressed_files_of_another_dataset_or_a_subset_are_refused(tmp_path):
+    # reproduces the report: FashionMNIST's uncompressed files in MNIST/raw loaded as MNIST (their
+    # headers agree), and a 1,000-image IDX file was taken as the whole training set
+    import gzip
+
+    root = shared_root()
+    raw = tmp_path / "root" / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for f in (root / "FashionMNIST" / "raw").glob("*.gz"):
+        (raw / f.stem).write_bytes(gzip.open(f).read())
+    with pytest.raises(D.DataError, match="not the originals"):
+        load_dataset("mnist", root=tmp_path / "root", download=False)
+    for f in (root / "MNIST" / "raw").glob("*.gz"):               # the originals load
+        (raw / f.stem).write_bytes(gzip.open(f).read())
+    assert int(load_dataset("mnist", root=tmp_path / "root", download=False).y_train[0]) == 5
+    imgs = raw / "train-images-idx3-ubyte"
+    data = imgs.read_bytes()
+    head = data[:4] + (1000).to_bytes(4, "big") + data[8:16]      # a consistent 1,000-image file
+    imgs.write_bytes(head + data[16:16 + 1000 * 784])
+    with pytest.raises(D.DataError, match="train-images-idx3-ubyte"):
+        load_dataset("mnist", root=tmp_path / "root", download=False)

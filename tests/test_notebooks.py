@@ -120,3 +120,19 @@ def test_notebooks_read_results_only_through_the_run_api():
         for pattern in (r"isfinite", r"np\.nan", r"\"head-only\" in", r"'head-only' in", r"\btrain\(", r"\.config\[",
                         r"\b\w+\._[a-z]", r"shared/spec"):
             assert not re.search(pattern, src), (nb.name, pattern)
+
+
+def test_claims_table_of_the_smoke_store_covers_every_claim(executed):
+    # the table `make figures` writes, from the runs the notebooks trained (the full profile's shape)
+    env = {**os.environ, "NFL_RUNS_DIR": str(executed / "runs"), "NFL_FIGURES_DIR": str(executed / "figures")}
+    subprocess.run([sys.executable, "-m", "nfl_utils.claims", "smoke"], check=True, env=env, cwd=str(ROOT))
+    table = (executed / "figures" / "smoke" / "claims.md").read_text()
+    from nfl_utils.claims import CLAIMS
+    from nfl_utils import verdicts as V
+
+    lines = [l for l in table.splitlines() if l.startswith("| C") or l.startswith("| D")]
+    ids = [l.split(" | ")[0][2:] for l in lines]
+    assert set(ids) == set(CLAIMS)
+    assert ids.count("C11") == 2                      # one grokking row per setting: transformer and MLP
+    for l in lines:
+        assert any(f"**{v}**" in l for v in (V.AGREES, V.DISAGREES, V.PARTLY, V.UNTESTABLE)), l

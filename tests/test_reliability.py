@@ -344,3 +344,80 @@ def test_notebook_errors_of_the_project_are_one_line_and_the_cell_still_fails(ca
     res = shell.run_cell("1 / 0")                                         # not ours: the usual traceback
     assert isinstance(res.error_in_exec, ZeroDivisionError) and "Traceback" in "".join(capsys.readouterr())
     InteractiveShell.clear_instance()
+
+
+# ----------------------------------------------------------------------------- second round
+def test_a_run_copied_under_another_hash_is_never_served_for_that_config(runs):
+    import shutil
+
+    a = train(Config(**TINY), progress=False)
+    b_cfg = Config(**{**TINY, "lr": 0.2})
+    shutil.copytree(a.path, runs / b_cfg.hash)                  # the lr 0.05 run, named as the lr 0.2 one
+    with pytest.raises(store.DamagedRun, match="hashes to"):
+        store.load_run(runs / b_cfg.hash)
+    b = train(b_cfg, progress=False, force=True)                 # force repairs it with the right run
+    assert b.cfg.lr == 0.2 and store.load_run(b.path).cfg == b_cfg
+
+
+def test_a_run_whose_metrics_lack_a_column_is_damaged(runs):
+    import hashlib
+    import json
+
+    run = train(Config(**TINY), progress=False)
+    m = pd.read_csv(run.path / "metrics.csv").drop(columns=["train_dlr"])
+    m.to_csv(run.path / "metrics.csv", index=False)
+    sums = json.loads((run.path / "checksums.json").read_text())     # a consistent-looking edit
+    sums["metrics.csv"] = hashlib.sha256((run.path / "metrics.csv").read_bytes()).hexdigest()
+    (run.path / "checksums.json").write_text(json.dumps(sums))
+    with pytest.raises(store.DamagedRun, match="train_dlr"):
+        store.load_run(run.path)
+
+
+def test_configs_that_build_the_same_or_no_net_are_refused():
+    with pytest.raises(ValueError, match="batch_norm"):
+        Config(model="mlp", batch_norm=True)             # was a second hash for the same MLP
+    with pytest.raises(ValueError, match="model='cnn'"):
+        Config(dataset="modadd", model="cnn")
+
+
+def test_a_finished_run_in_a_read_only_store_is_read_through_train(runs, monkeypatch):
+    import contextlib
+
+    import nfl_utils.train as T
+
+    done = train(Config(**TINY), progress=False)
+
+    @contextlib.contextmanager
+    def read_only(run_hash):           # what a store without write permission does to the lock
+        raise PermissionError(13, "Permission denied", str(runs / ".locks"))
+        yield
+    monkeypatch.setattr(T, "run_lock", read_only)
+    again = train(Config(**TINY), progress=False)
+    assert again.path == done.path and again.metrics.equals(done.metrics)
+    with pytest.raises(PermissionError):                 # an unfinished run still needs the lock
+        train(Config(**{**TINY, "lr": 0.3}), progress=False)
+
+
+@pytest.mark.parametrize("garble", ["no opt", "epoch 999", "epoch str", "rows of other epochs", "rows unpaired"])
+def test_garbled_progress_under_the_right_hash_is_discarded_and_training_starts_over(runs, capsys, garble):
+    # reproduces the report: such a file crashed every rerun until --force, and epoch=999 committed
+    # a damaged run
+    cfg = Config(**TINY)
+    s = setup(cfg)
+    from nfl_utils.train import record
+    record(s)
+    state = s.progress_state()
+    if garble == "no opt":
+        del state["opt"]
+    elif garble == "epoch 999":
+        state["epoch"] = 999
+    elif garble == "epoch str":
+        state["epoch"] = "1"
+    elif garble == "rows of other epochs":
+        state["rows"] = [{**state["rows"][0], "epoch": 2}]
+    else:
+        state["arrays"] = []
+    store.save_partial(cfg.hash, state)
+    run = train(cfg, progress=False)
+    assert "discarding saved progress" in capsys.readouterr().err
+    assert list(run.metrics["epoch"]) == [0, 1, 3] and store.load_run(run.path).cfg == cfg

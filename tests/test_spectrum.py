@@ -351,3 +351,32 @@ def test_eigendecomposition_is_reused_until_the_next_batch():
     acc.update(phi[200:])                                        # new data: decomposed again
     np.testing.assert_allclose(acc.diagonalize().eigenvalues, diagonalize(phi).eigenvalues, rtol=1e-12)
     assert acc.diagonalize()._rho is not first._rho
+
+
+def test_the_callers_data_is_never_changed_whatever_its_type():
+    # reproduces the report: a DataFrame's first row was subtracted from every row of the caller's frame
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    phi, out = rng.standard_normal((50, 4)) + 3, rng.standard_normal((50, 3))
+    calls = [lambda d: diagonalize(d), lambda d: diagonalize(d, centre=True),
+             lambda d: low_rank_measure(d, out), lambda d: SpectralAccumulator().update(d)]
+    for f in calls:
+        for make in (lambda a: pd.DataFrame(a), lambda a: memoryview(a), lambda a: a, torch.from_numpy):
+            given = make(phi.copy())
+            before = np.array(given, copy=True)
+            f(given)
+            assert np.array_equal(np.asarray(given), before)
+    ro = phi.copy()
+    ro.flags.writeable = False
+    assert diagonalize(ro).eigenvalues[0] == pytest.approx(diagonalize(phi).eigenvalues[0])
+
+
+def test_integer_label_vectors_and_complex_inputs_are_refused_with_the_way_out():
+    rng = np.random.default_rng(0)
+    phi, y = rng.standard_normal((60, 5)), rng.integers(0, 3, 60)
+    with pytest.raises(ValueError, match="one_hot"):
+        diagonalize(phi, targets=y)                  # was taken silently as one regression column
+    assert diagonalize(phi, targets=y.astype(float)).quality is not None     # floats: one column
+    with pytest.raises(ValueError, match="complex"):
+        diagonalize(phi.astype(complex))

@@ -362,3 +362,36 @@ def test_a_checkpoint_row_equals_the_measures_computed_from_scratch(loss, scale)
     assert row["train_dlr"] == pytest.approx(low_rank_measure_explicit(phi, f_hat), rel=1e-8)
     for k, v in all_nc(phi, y, s.model.head.weight.detach().double(), out).items():
         assert row[k] == pytest.approx(v, rel=1e-9, abs=1e-12), k
+
+
+# ----------------------------------------------------------------------------- the sibling recipe
+TREE = dict(dataset="oblique-tree", model="dlgn", width=8, depth=2, optimizer="adam", momentum=0.0, lr=0.02,
+            batch_size=2000, epochs=6, measure_size=500, test_measure_size=500)
+
+
+def test_keep_best_keeps_the_epoch_of_best_validation_accuracy(runs):
+    from nfl_utils.build import get_data
+    from nfl_utils.train import _pass
+
+    every = train(Config(**TREE, checkpoints=tuple(range(7)), save_models=True), progress=False)
+    data = get_data(every.cfg)
+    cfg = every.cfg
+    vals = []
+    for i in range(1, 7):          # validation accuracy of the weights after each epoch
+        net = every.model(checkpoint=i)
+        vals.append(_pass(net, data.x_val, data.y_val, cfg, 2)[1])
+    best = 1 + max(range(6), key=lambda i: (vals[i], -i))            # the first epoch of the maximum
+    kept = train(Config(**TREE, checkpoints=(0, 3, 6), keep_best=True), progress=False)
+    assert kept.meta["best_epoch"] == best and kept.meta["best_val_acc"] == pytest.approx(vals[best - 1])
+    want = every.model(checkpoint=best).state_dict()
+    assert all(torch.equal(v, want[k]) for k, v in kept.model().state_dict().items())
+    assert kept.metrics["test_acc"].iloc[-1] == pytest.approx(every.metrics["test_acc"].iloc[best])
+
+
+def test_stop_loss_ends_training_and_measures_where_it_stopped(runs):
+    stop = train(Config(**TREE, checkpoints=(0, 3, 6), stop_loss=10.0), progress=False)   # any loss is < 10
+    assert stop.meta["stopped_epoch"] == 1 and list(stop.metrics["epoch"]) == [0, 1]
+    never = train(Config(**TREE, checkpoints=(0, 3, 6), stop_loss=1e-12), progress=False)
+    assert never.meta["stopped_epoch"] is None and list(never.metrics["epoch"]) == [0, 3, 6]
+    with pytest.raises(ValueError, match="keep_best"):
+        Config(dataset="mnist1d", keep_best=True)
