@@ -437,12 +437,26 @@ def write(profile: str) -> str:
     return str(out)
 
 
-if __name__ == "__main__":
-    print(write(sys.argv[1] if len(sys.argv) > 1 else "quick"))
-
-
 def say(row: dict) -> str:
     """One claims-table row as a Markdown sentence for a notebook."""
     why = f" ({row['reason']})" if row["reason"] else ""
     return (f"* **{row['id']}** {row['claim']} — **{row['verdict']}**{why}. Measured ({row['setting']}): "
             f"{row['measured']}. Reported: {row['reported']}.")
+
+
+def main(argv=None) -> None:
+    """``python -m nfl_utils.claims PROFILE``: one line (no traceback) when runs are missing."""
+    from .store import DamagedRun
+
+    argv = sys.argv[1:] if argv is None else argv
+    profile = argv[0] if argv else "quick"
+    if profile not in P.PROFILES:
+        sys.exit(f"error: unknown profile {profile!r}; valid: {', '.join(P.PROFILES)}")
+    try:
+        print(write(profile))
+    except (FileNotFoundError, DamagedRun) as e:      # the user's store, not a bug: one line
+        sys.exit(f"error: {e}")
+
+
+if __name__ == "__main__":
+    main()

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from .data import DATASETS, canonical_name, num_classes_of
 from .models import ACTIVATIONS, MODELS
 
+MAX_WIDTH = 16_384      # p×p float64 moments: 2 GiB
+MAX_MODADD_P = 400      # p² pairs of 2p float32 one-hot entries: 0.5 GiB
 SCHEMA = 4   # bump when what a run records changes: old runs then get new directories
 
 
@@ -113,6 +115,12 @@ class Config:
                      "test_measure_size", "target_scale", "init_scale", "modadd_p", "heads", "vgg_base"):
             if not getattr(self, name) > 0:
                 bad(name, "must be > 0" + (" (at least 1 epoch)" if name == "epochs" else ""))
+        if self.width > MAX_WIDTH:
+            bad("width", f"at most {MAX_WIDTH:,}: the measures keep p×p float64 moments, "
+                f"{self.width ** 2 * 8 / 2 ** 30:,.0f} GiB at this width")
+        if self.dataset == "modadd" and not 2 <= self.modadd_p <= MAX_MODADD_P:
+            bad("modadd_p", f"must be in [2, {MAX_MODADD_P}]: the p² one-hot pairs take "
+                f"{self.modadd_p ** 3 * 8 / 2 ** 30:,.1f} GiB at this p")
         if self.weight_decay < 0:
             bad("weight_decay", "must be >= 0")
         if self.stop_loss < 0:

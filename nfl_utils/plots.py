@@ -267,6 +267,8 @@ def inputs_panel(ax, xs, title=None, mean=None, std=None):
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) == 2 and argv[0] == "index":
+        if not Path(argv[1]).is_dir():
+            sys.exit(f"error: no figures folder {argv[1]}: build the figures first (make figures)")
         print(f"wrote {build_index(argv[1])}")
     else:
         sys.exit("usage: python -m nfl_utils.plots index FIGURES_DIR")

@@ -21,6 +21,7 @@ import argparse
 import json
 import math
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -192,6 +193,7 @@ def probe(model=None, loader=None, layer: str | None = None, num_classes: int | 
         raise ValueError("give a model, or features=callable")
     if reduce not in ("flatten", "pool"):
         raise ValueError(f"reduce must be 'flatten' or 'pool', got {reduce!r}")
+    modes = {m: m.training for m in model.modules()} if model is not None else {}
     if model is not None:
         model.eval()
     dev = torch.device(device) if device is not None else (
@@ -200,15 +202,24 @@ def probe(model=None, loader=None, layer: str | None = None, num_classes: int | 
     grab = Grab(model, layer) if features is None else None
     notes, skipped = [], []
     acc, C, labelled, head = SpectralAccumulator(), num_classes, None, None
+    once = isinstance(loader, Iterator)    # a generator or iterator: one pass only
     try:
         for i, batch in enumerate(loader):
             x, y = split_batch(batch)
-            x = x.to(dev)
-            out = model(x) if model is not None else None
-            phi = features(x) if features is not None else grab.value
+            x = _as_tensor(x, "inputs", i).to(dev)
+            if len(x) == 0:
+                _note(notes, "empty batches skipped")
+                continue
+            if grab is not None:
+                grab.value = None          # a layer the forward pass skips must not give stale features
+            with torch.no_grad():
+                out = model(x) if model is not None else None
+                phi = features(x) if features is not None else grab.value
             if phi is None:
                 raise ValueError(f"the hook on {grab.name!r} saw nothing in batch {i}: is it on the forward path?")
             phi = as_features(phi.detach(), reduce, notes)
+            if acc.n == 0:
+                check_width(phi.shape[1])
             out = out if isinstance(out, torch.Tensor) and out.ndim == 2 else None
             if not bool(torch.isfinite(phi.double().sum(0)).all()):
                 raise ValueError(f"the features of batch {i} contain NaN or inf: check the model and its "
@@ -223,7 +234,7 @@ def probe(model=None, loader=None, layer: str | None = None, num_classes: int | 
                 raise ValueError(f"batch {i} {'lacks' if labelled else 'has'} labels unlike the first batch")
             targets = None
             if labelled:
-                y = torch.as_tensor(y).to(phi.device).long()
+                y = class_labels(y, i).to(phi.device)
                 if int(y.min()) < 0 or int(y.max()) >= C:
                     raise ValueError(f"batch {i} has labels outside 0..{C - 1}: pass the right num_classes")
                 targets = torch.nn.functional.one_hot(y, C).double()
@@ -234,14 +245,54 @@ def probe(model=None, loader=None, layer: str | None = None, num_classes: int | 
         if grab is not None and layer is None:
             head = dict(model.named_modules())[grab.name]
         report, means = _report(acc, name, C if labelled else None, head, notes, skipped)
-        if labelled and nc4 and "outputs" in acc.stats:
+        if labelled and nc4 and "outputs" in acc.stats and not once:
             report.numbers["nc4"] = _nc4(model, loader, grab, features, reduce, means, dev)
         elif labelled:
-            skipped.append("NC4 (needs the model's outputs)" if "outputs" not in acc.stats else "NC4 (nc4=False)")
+            skipped.append("NC4 (needs the model's outputs)" if "outputs" not in acc.stats else
+                           "NC4 (the loader can be read once only: pass a list or a DataLoader)" if once
+                           else "NC4 (nc4=False)")
         return report
     finally:
         if grab is not None:
             grab.close()
+        for m, mode in modes.items():      # the model as it was: train/eval per module
+            m.train(mode)
+
+
+MAX_FEATURES = 16_384     # p×p float64 moments: 2 GiB
+
+
+def check_width(p: int) -> None:
+    if p > MAX_FEATURES:
+        raise ValueError(f"the features have {p:,} columns: their p×p float64 moments would need "
+                         f"{p * p * 8 / 2 ** 30:,.0f} GiB. Pool them (reduce='pool'), or probe a narrower "
+                         f"layer (layer=...); at most {MAX_FEATURES:,} columns")
+
+
+def _as_tensor(x, what: str, i: int) -> torch.Tensor:
+    if isinstance(x, torch.Tensor):
+        return x
+    try:
+        return torch.as_tensor(np.asarray(x))
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"batch {i}: the {what} are not numbers ({type(x).__name__}: {e})") from None
+
+
+def class_labels(y, i: int) -> torch.Tensor:
+    """Integer class labels of batch ``i``; floats only when integral, never truncated."""
+    t = _as_tensor(y, "labels", i)
+    if t.is_floating_point():
+        if not bool((t == t.round()).all()):
+            raise ValueError(f"batch {i} has non-integral labels (e.g. {float(t[t != t.round()][0])}): "
+                             f"class labels are integers 0..C-1")
+    elif t.dtype == torch.bool or t.is_complex():
+        raise ValueError(f"batch {i} has labels of type {t.dtype}: class labels are integers 0..C-1")
+    return t.long().flatten() if t.ndim > 1 and t.shape[-1] == 1 else t.long()
+
+
+def _note(notes: list, msg: str) -> None:
+    if msg not in notes:
+        notes.append(msg)
 
 
 def _report(acc, name, C, head, notes, skipped):
@@ -295,15 +346,18 @@ def nc_from_moments(mu, mu_g, sigma_w, weight=None) -> dict:
 def _nc4(model, loader, grab, features, reduce, mu, dev) -> float:
     """Second pass: the share of samples whose output's argmax differs from the nearest class mean."""
     wrong = total = 0
-    for batch in loader:
+    for i, batch in enumerate(loader):
         x, _ = split_batch(batch)
-        x = x.to(dev)
-        out = model(x)
-        phi = as_features((features(x) if features is not None else grab.value).detach(), reduce, []).double()
+        x = _as_tensor(x, "inputs", i).to(dev)
+        if len(x) == 0:
+            continue
+        with torch.no_grad():
+            out = model(x)
+            phi = as_features((features(x) if features is not None else grab.value).detach(), reduce, []).double()
         near = torch.cdist(phi, mu.to(phi.device)).argmin(1)
         wrong += int((near != out.argmax(1)).sum())
         total += len(x)
-    return wrong / total
+    return wrong / total if total else math.nan
 
 
 # ----------------------------------------------------------------------------- helpers for examples
@@ -359,7 +413,8 @@ def from_run(run_hash: str, split: str = "train", checkpoint: int | None = None,
 
 
 def from_torchvision(arch: str, weights: str | None, dataset: str, split: str, limit: int | None,
-                     batch_size: int = 256, layer: str | None = None, reduce: str = "flatten"):
+                     batch_size: int = 256, layer: str | None = None, reduce: str = "flatten",
+                     num_classes: int | None = None):
     """(report, title) for a torchvision architecture with a state dict on a dataset of the companion."""
     import torchvision
 
@@ -368,19 +423,56 @@ def from_torchvision(arch: str, weights: str | None, dataset: str, split: str, l
     if not hasattr(torchvision.models, arch):
         raise ValueError(f"torchvision.models has no architecture {arch!r}")
     data = load_dataset(dataset, measure_size=10, test_measure_size=10)
-    model = getattr(torchvision.models, arch)(num_classes=data.num_classes)
+    C = num_classes or data.num_classes
+    model = getattr(torchvision.models, arch)(num_classes=C)
     if weights:
-        state = torch.load(weights, map_location="cpu", weights_only=True)
-        model.load_state_dict(state.get("state_dict", state) if isinstance(state, dict) else state)
+        load_weights(model, weights)
     x, y = (data.x_train, data.y_train) if split == "train" else (data.x_test, data.y_test)
     if limit:
         x, y = x[:limit], y[:limit]
     grey = x.ndim != 4 or x.shape[1] == 1
     x = as_rgb_images(x)
-    rep = probe(model, _tensor_loader(x, y, batch_size), layer=layer, num_classes=data.num_classes, reduce=reduce)
+    if C < data.num_classes:
+        raise ValueError(f"--num-classes {C} is below the {data.num_classes} classes of {dataset}")
+    rep = probe(model, _tensor_loader(x, y, batch_size), layer=layer, num_classes=C, reduce=reduce)
     if grey:
         rep.notes.append("grey images (or signals) repeated to three channels")
     return rep, f"{arch} ({'weights ' + Path(weights).name if weights else 'at initialisation'}), {dataset} {split}"
+
+
+def state_dict_of(obj, path) -> dict:
+    """The state dict inside what ``torch.save`` wrote: a plain state dict, or a checkpoint dict
+    holding one under ``state_dict``/``model``/``model_state_dict``/``net``; DataParallel's and
+    torch.compile's ``module.``/``_orig_mod.`` prefixes removed."""
+    for key in ("state_dict", "model_state_dict", "model", "net"):
+        if isinstance(obj, dict) and isinstance(obj.get(key), dict):
+            obj = obj[key]
+            break
+    if not isinstance(obj, dict) or not obj or not all(isinstance(v, torch.Tensor) for v in obj.values()):
+        raise ValueError(f"{path} holds no state dict (name → tensor), nor a checkpoint dict with one "
+                         f"under 'state_dict' or 'model'; save it with torch.save(model.state_dict(), …)")
+    for prefix in ("module.", "_orig_mod."):
+        if all(k.startswith(prefix) for k in obj):
+            obj = {k[len(prefix):]: v for k, v in obj.items()}
+    return obj
+
+
+def load_weights(model, path) -> None:
+    """Load a weights file into ``model``, with one-line errors for files that do not fit."""
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise
+    except Exception as e:              # not a torch file, or one that would run code: never loaded
+        raise ValueError(f"{path} cannot be read as plain tensors ({e.__class__.__name__}): give a file "
+                         f"written by torch.save(model.state_dict(), …)") from None
+    state = state_dict_of(obj, path)
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as e:
+        first = str(e).splitlines()[1:2] or [str(e)[:200]]
+        raise ValueError(f"{path} does not fit the architecture: {first[0].strip()} (check --arch and "
+                         f"--num-classes)") from None
 
 
 def main(argv=None):
@@ -391,6 +483,8 @@ def main(argv=None):
     ap.add_argument("--arch", help="a torchvision.models architecture, e.g. resnet18")
     ap.add_argument("--weights", help="state dict file (torch.save) for --arch; omitted: at initialisation")
     ap.add_argument("--dataset", default="cifar10", help="dataset for --arch (a name the companion reads)")
+    ap.add_argument("--num-classes", type=int, default=None,
+                    help="outputs of --arch's head (default: the dataset's classes)")
     ap.add_argument("--limit", type=int, default=None, help="use the first N samples of the split")
     ap.add_argument("--layer", default=None, help="module whose output is Φ (default: input of the last Linear)")
     ap.add_argument("--pool", action="store_true", help="average non-2-D features over positions")
@@ -402,7 +496,8 @@ def main(argv=None):
     try:
         if args.arch:
             rep, title = from_torchvision(args.arch, args.weights, args.dataset, args.split, args.limit,
-                                          layer=args.layer, reduce="pool" if args.pool else "flatten")
+                                          layer=args.layer, reduce="pool" if args.pool else "flatten",
+                                          num_classes=args.num_classes)
             stem = f"{args.arch}_{args.dataset}_{args.split}"
         elif args.run:
             rep, title = from_run(args.run, args.split, args.checkpoint)

@@ -224,6 +224,22 @@ def _umask() -> int:
     return old
 
 
+def clean_stale(run_hash: str) -> None:
+    """Temporaries a crashed commit of ``run_hash`` left (call with its lock held, so no commit of
+    it is under way): ``.tmp-*`` removed; a finished run moved aside (``.old-*``) is put back when
+    the run's own directory is missing, else removed."""
+    root = runs_dir()
+    if not root.is_dir():
+        return
+    for d in root.glob(f".tmp-{run_hash}-*"):
+        shutil.rmtree(d, ignore_errors=True)
+    for d in root.glob(f".old-{run_hash}-*"):
+        if not (root / run_hash).exists() and is_complete(d):
+            os.rename(d, root / run_hash)
+        else:
+            shutil.rmtree(d, ignore_errors=True)
+
+
 def commit_run(cfg: Config, meta: dict, metrics: pd.DataFrame, arrays: dict, model_state: dict,
                checkpoint_states: list | None = None, replace: bool = False) -> Path:
     """Write a finished run into a temporary directory, then rename it into place. With

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import math
 import os
 import sys
 import time
@@ -28,6 +29,8 @@ from .config import Config
 from .store import is_complete, runs_dir
 from .train import user_errors
 
+MAX_GRID_RUNS = 10_000      # combinations of one grid file
+MAX_GRID_BYTES = 64 * 1024  # a grid file is a few lines of YAML
 PID_DIR_ENV = "NFL_SWEEP_PID_DIR"   # workers write <hash>.pid here when they start a run (monitoring, tests)
 
 
@@ -41,6 +44,10 @@ def expand(grid: dict) -> list[Config]:
         if not isinstance(v, (list, tuple)) or not v:
             raise ValueError(f"vary.{k} must be a non-empty list of values")
     keys = list(vary)
+    size = math.prod(len(v) for v in vary.values())
+    if size > MAX_GRID_RUNS:
+        raise ValueError(f"the grid has {size:,} combinations, more than {MAX_GRID_RUNS:,}: split it into "
+                         f"several grid files (or vary fewer fields at once)")
     out, seen = [], set()
     for values in itertools.product(*(vary[k] for k in keys)):
         cfg = Config.from_dict({**base, **dict(zip(keys, values))})
@@ -57,7 +64,25 @@ def _yaml_loader():
     import yaml
 
     class Loader(yaml.SafeLoader):
-        pass
+        def compose_node(self, parent, index):
+            if self.check_event(yaml.AliasEvent):       # never expanded: no alias bombs
+                raise yaml.YAMLError(f"grid files take no aliases (*{self.peek_event().anchor}); "
+                                     "write the values out")
+            return super().compose_node(parent, index)
+
+        def construct_mapping(self, node, deep=False):
+            keys = [self.construct_object(k, deep=True) for k, _ in node.value]
+            twice = sorted({str(k) for k in keys if keys.count(k) > 1})
+            if twice:
+                raise yaml.YAMLError(f"key(s) {', '.join(twice)} given twice (line {node.start_mark.line + 1})")
+            return super().construct_mapping(node, deep)
+
+        def construct_yaml_int(self, node):
+            if re.fullmatch(r"[-+]?0[0-9_]+", node.value):   # YAML 1.1 reads 010 as octal 8
+                raise yaml.YAMLError(f"{node.value!r} (line {node.start_mark.line + 1}): a number with a "
+                                     "leading zero is ambiguous; write it without the zero")
+            return super().construct_yaml_int(node)
+    Loader.add_constructor("tag:yaml.org,2002:int", Loader.construct_yaml_int)
     Loader.add_implicit_resolver("tag:yaml.org,2002:float", re.compile(
         r"^[-+]?(?:[0-9][0-9_]*\.[0-9_]*(?:[eE][-+]?[0-9]+)?|\.[0-9_]+(?:[eE][-+]?[0-9]+)?"
         r"|[0-9][0-9_]*[eE][-+]?[0-9]+|\.inf|\.Inf|\.INF|\.nan|\.NaN|\.NAN)$"), list("-+0123456789."))
@@ -69,6 +94,10 @@ def load_grid(path) -> dict:
     import yaml
 
     try:
+        size = os.path.getsize(path)
+        if size > MAX_GRID_BYTES:
+            raise ValueError(f"grid file {path} is {size:,} bytes, more than {MAX_GRID_BYTES:,}: a grid "
+                             f"is a few lines of YAML")
         with open(path) as f:
             grid = yaml.load(f, Loader=_yaml_loader())
     except yaml.YAMLError as e:

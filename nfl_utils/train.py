@@ -25,7 +25,7 @@ from .config import Config, add_config_arguments, config_from_args
 from .models import Net
 from .measure import (Reference, correct, flat_params, forward_all, initial_reference, loss_fn, measure,
                       reference, stack_arrays)
-from .store import (commit_run, discard_partial, is_complete, load_partial, load_run, run_lock, runs_dir,
+from .store import (clean_stale, commit_run, discard_partial, is_complete, load_partial, load_run, run_lock, runs_dir,
                     save_partial)
 from .run import Run
 
@@ -346,6 +346,7 @@ def train(cfg: Config, progress: bool = True, force: bool = False, on_checkpoint
     if is_complete(done) and not force and not _lockable(cfg.hash):
         return load_run(done)          # a read-only store: its finished runs are read as they are
     with run_lock(cfg.hash):
+        clean_stale(cfg.hash)
         if is_complete(done) and not force:
             return load_run(done)
         s = setup(cfg)

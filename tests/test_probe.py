@@ -62,10 +62,10 @@ def test_probe_equals_the_recorded_measures_of_a_stored_run(runs, model):
 
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_hook_features_are_the_models_features(name):
-    shape = (3, 32, 32) if name in ("vgg16", "vgg16_bn", "resnet18") else (40,)
+    shape = (3, 32, 32) if name in ("vgg16", "vgg16_bn", "resnet18") else (20,) if name == "transformer" else (40,)
     torch.manual_seed(0)
     net = build_model(name, shape, 10, width=24, depth=2, channels=8).eval()
-    x = torch.randn(6, *shape)
+    x = torch.randn(6, *shape)         # the transformer reads its tokens as the argmax of each half
     grab = Grab(net)
     with torch.no_grad():
         net(x)
@@ -187,3 +187,80 @@ def test_cli_on_a_torchvision_state_dict(tmp_path):
     assert "p = 512" in out.stdout and "repeated to three channels" in out.stdout
     rep = json.loads((tmp_path / "resnet18_fashion-mnist_test.json").read_text())
     assert rep["n"] == 256 and rep["p"] == 512 and rep["numbers"]["regime"] in ("MF", "EF", "between")
+
+
+def _net_and_data(bn=False):
+    torch.manual_seed(0)
+    layers = [torch.nn.Linear(12, 16), *( [torch.nn.BatchNorm1d(16)] if bn else []), torch.nn.ReLU(),
+              torch.nn.Linear(16, 3)]
+    x, y = torch.randn(90, 12), torch.arange(90) % 3
+    return torch.nn.Sequential(*layers), x, y
+
+
+def test_probe_leaves_the_model_as_it_found_it():
+    net, x, y = _net_and_data(bn=True)
+    net.train()
+    net[0].eval()                                   # a mixed state is restored module by module
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    grads = [p.requires_grad for p in net.parameters()]
+    probe(net, [(x[i:i + 30], y[i:i + 30]) for i in range(0, 90, 30)])
+    assert [m.training for m in net.modules()] == [True, False, True, True, True]
+    assert all(torch.equal(v, before[k]) for k, v in net.state_dict().items())     # BN statistics too
+    assert [p.requires_grad for p in net.parameters()] == grads
+    assert not net[-1]._forward_pre_hooks and not net[-1]._forward_hooks
+
+
+def test_probe_inputs_a_careless_user_gives():
+    net, x, y = _net_and_data()
+    ref = probe(net, [(x[i:i + 30], y[i:i + 30]) for i in range(0, 90, 30)])
+    gen = probe(net, ((x[i:i + 30], y[i:i + 30]) for i in range(0, 90, 30)))        # a generator
+    assert gen.numbers["u_d_eff"] == pytest.approx(ref.numbers["u_d_eff"]) and "nc4" not in gen.numbers
+    assert any("read once" in s for s in gen.skipped)
+    with_empty = probe(net, [(x[:0], y[:0])] + [(x[i:i + 30], y[i:i + 30]) for i in range(0, 90, 30)])
+    assert with_empty.numbers["u_d_eff"] == pytest.approx(ref.numbers["u_d_eff"])
+    as_numpy = probe(net, [(x[i:i + 30].numpy(), y[i:i + 30].numpy()) for i in range(0, 90, 30)])
+    assert as_numpy.numbers["u_d_eff"] == pytest.approx(ref.numbers["u_d_eff"])
+    with pytest.raises(ValueError, match="non-integral"):
+        probe(net, [(x, y.double() + 0.5)])
+    with pytest.raises(ValueError, match="not numbers"):
+        probe(net, [(x, ["cat"] * 90)])
+
+
+def test_a_layer_the_forward_pass_skips_never_gives_stale_features():
+    class Skip(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a, self.b, self.head = torch.nn.Linear(4, 4), torch.nn.Linear(4, 4), torch.nn.Linear(4, 2)
+
+        def forward(self, x):
+            return self.head(self.a(x) if x.shape[0] > 5 else self.b(x))
+    x = torch.randn(10, 4)
+    with pytest.raises(ValueError, match="saw nothing in batch 1"):
+        probe(Skip(), [x, x[:3]], layer="a")
+
+
+def test_a_feature_width_that_cannot_fit_is_refused_with_the_way_out():
+    wide = torch.nn.Sequential(torch.nn.Linear(2, 20_000), torch.nn.Linear(20_000, 2))
+    with pytest.raises(ValueError, match="reduce='pool'"):
+        probe(wide, [torch.randn(4, 2)])
+
+
+def test_weights_files_as_people_save_them_load_and_bad_ones_say_why(tmp_path):
+    from nfl_utils.probe import load_weights
+
+    torch.manual_seed(0)
+    src = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2))
+    sd = src.state_dict()
+    forms = {"plain": sd, "ckpt": {"epoch": 3, "state_dict": sd}, "model": {"model": sd, "opt": {}},
+             "dp": {f"module.{k}": v for k, v in sd.items()}}
+    for name, obj in forms.items():
+        torch.save(obj, tmp_path / f"{name}.pt")
+        dst = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2))
+        load_weights(dst, tmp_path / f"{name}.pt")
+        assert all(torch.equal(v, sd[k]) for k, v in dst.state_dict().items()), name
+    torch.save({"a": 1}, tmp_path / "junk.pt")
+    (tmp_path / "text.pt").write_text("not a torch file")
+    torch.save(nn.Linear(5, 5).state_dict(), tmp_path / "other.pt")
+    for f, match in (("junk", "no state dict"), ("text", "cannot be read"), ("other", "does not fit")):
+        with pytest.raises(ValueError, match=match):
+            load_weights(nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2)), tmp_path / f"{f}.pt")

@@ -421,3 +421,56 @@ def test_garbled_progress_under_the_right_hash_is_discarded_and_training_starts_
     run = train(cfg, progress=False)
     assert "discarding saved progress" in capsys.readouterr().err
     assert list(run.metrics["epoch"]) == [0, 1, 3] and store.load_run(run.path).cfg == cfg
+
+
+BOMB = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+    f"{c}: &{c} [{', '.join(['*' + p] * 9)}]\n" for p, c in zip("abcdefgh", "bcdefghi")) + "base: {lr: 0.1}\n"
+
+
+@pytest.mark.parametrize("text, match", [
+    (BOMB, "no aliases"),                                                   # was a 226 MB error message
+    ("base: {lr: 0.1, lr: 0.2}\n", "lr given twice"),                      # was: the last one wins
+    ("base: {epochs: 010}\n", "leading zero"),                              # was read as 8
+    ("base: {lr: 0.1}\nvary: {" + ", ".join(f"seed: [{', '.join(map(str, range(10)))}]".replace(
+        "seed", f) for f in ("seed", "data_seed", "width", "depth", "epochs", "batch_size", "channels",
+                             "measure_size", "heads", "vgg_base")) + "}\n", "combinations"),   # 10¹⁰ configs
+])
+def test_grid_files_are_bounded_unambiguous_and_never_expand_aliases(tmp_path, text, match):
+    f = tmp_path / "g.yaml"
+    f.write_text(text)
+    with pytest.raises(ValueError, match=match):
+        expand(load_grid(f))
+    f.write_text("# " + "x" * 70_000 + "\nbase: {lr: 0.1}\n")                 # a huge file is not read
+    with pytest.raises(ValueError, match="bytes"):
+        load_grid(f)
+
+
+@pytest.mark.parametrize("field, value, match", [
+    ("width", 10 ** 11, "GiB"), ("width", 200_000, "GiB"), ("modadd_p", 20_000, "GiB"), ("modadd_p", 1, r"\[2, ")])
+def test_sizes_that_cannot_fit_are_refused_with_the_size(field, value, match):
+    extra = {"dataset": "modadd"} if field == "modadd_p" else {}
+    with pytest.raises(ValueError, match=match):
+        Config(**{field: value, **extra})
+
+
+def test_claims_and_index_commands_on_nothing_say_what_to_do_in_one_line(tmp_path):
+    env = {**os.environ, "NFL_RUNS_DIR": str(tmp_path / "empty"), "NFL_FIGURES_DIR": str(tmp_path / "f")}
+    for args, match in ((["nfl_utils.claims", "quick"], "train the profile first"),
+                        (["nfl_utils.claims", "nope"], "unknown profile"),
+                        (["nfl_utils.plots", "index", str(tmp_path / "missing")], "make figures")):
+        r = subprocess.run([sys.executable, "-m", *args], capture_output=True, text=True, env=env)
+        assert r.returncode != 0 and match in r.stderr and "Traceback" not in r.stderr, r.stderr
+
+
+def test_temporaries_of_a_crashed_commit_are_cleaned_and_a_moved_aside_run_restored(runs):
+    import shutil
+
+    cfg = Config(**TINY)
+    run = train(cfg, progress=False)
+    (runs / f".tmp-{cfg.hash}-abc").mkdir()                      # a commit killed while writing
+    shutil.copytree(run.path, runs / f".old-{cfg.hash}-123")    # a replace killed after moving aside
+    train(cfg, progress=False)
+    assert [p.name for p in runs.iterdir() if p.name.startswith((".tmp-", ".old-"))] == []
+    os.rename(run.path, runs / f".old-{cfg.hash}-456")           # killed between the two renames
+    again = train(cfg, progress=False)                           # the finished run comes back, not retrained
+    assert again.path == run.path and again.meta == run.meta
