@@ -69,6 +69,7 @@ test-fast: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m nfl_utils.bench spectrum
 	$(BIN)/python -m nfl_utils.bench measure --profile $(PROFILE)
+	$(BIN)/python -m nfl_utils.bench track
 
 GRID ?= grids/example.yaml
 sweep: $(STAMP)

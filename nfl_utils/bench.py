@@ -286,7 +286,14 @@ def main(argv=None):
     w = sub.add_parser("sweep", help="a grid on 2 local Ray workers vs serial")
     w.add_argument("--workers", type=int, default=2)
     w.add_argument("--epochs", type=int, default=15)
+    tk = sub.add_parser("track", help="the tracker's measurement as a share of a training epoch")
+    tk.add_argument("--n", type=int, default=10_000, help="training samples per epoch")
+    tk.add_argument("--m", type=int, default=2000, help="samples of the measurement set")
+    tk.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args(argv)
+    if args.what == "track":
+        from .track_bench import main as track_main
+        return track_main(args)
     if args.what == "spectrum":
         spectrum(args)
     elif args.what == "sweep":

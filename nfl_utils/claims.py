@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from . import analysis as A
+from .conventions import directions, keeps_weights
 from . import profiles as P
 from . import verdicts as V
 
@@ -201,9 +202,11 @@ def shuffle_claim(groups: dict, C: int, setting: str) -> dict:
 
 def _grok_setting(name: str, c) -> str:
     net = (f"transformer {c.depth}×d{c.width}, {c.heads} heads" if c.model == "transformer"
-           else f"MLP width {c.width}")
-    return (f"{name}: modadd p={c.modadd_p}, {c.modadd_fraction:.0%} train, {net}, AdamW lr {c.lr:g} "
-            f"β₂ {c.adam_beta2:g}, wd {c.weight_decay:g}, batch {c.batch_size}, {c.epochs} ep")
+           else f"MLP {c.width}×{c.depth}")
+    data = (f"modadd p={c.modadd_p}, {c.modadd_fraction:.0%} train" if c.dataset == "modadd"
+            else f"{c.dataset} n={c.train_size}, init ×{c.init_scale:g}")
+    return (f"{name}: {data}, {net}, {c.loss}, AdamW lr {c.lr:g} β₂ {c.adam_beta2:g}, "
+            f"wd {c.weight_decay:g}, batch {c.batch_size}, {c.epochs} ep")
 
 
 def grokking_claim(runs, name: str = "modadd") -> dict:
@@ -230,8 +233,16 @@ def grokking_claim(runs, name: str = "modadd") -> dict:
             f" → {mean_spread(_final(runs, 'nc1'), '{:.2f}')}")
     v = (V.AGREES if a_grok == a_end == "lower" else V.DISAGREES if a_grok == a_end == "higher"
          else V.PARTLY)
-    return _row("C11", setting, meas, v, f"D_LR from memorisation to grokking is {a_grok}, to the end "
-                f"{a_end} (± half-range over seeds; a seed varies init, order and split)")
+    why = (f"D_LR from memorisation to grokking is {a_grok}, to the end {a_end} (± half-range over "
+           f"seeds; a seed varies init, order and split)")
+    if keeps_weights(runs):
+        i_mem = [int(np.nonzero(r.steps == s_tr)[0][0]) for r, (_, s_tr, _) in zip(runs, g)]
+        dirs = {n: d for n, (_, _, d) in directions(runs, i_mem).items()}
+        flips = [n for n, d in dirs.items() if d != a_end]
+        why += ("; the direction to the end is the same under every D_LR convention of "
+                "docs/measures.md" if not flips else f"; to the end under other D_LR conventions: "
+                + ", ".join(f"{n} {dirs[n]}" for n in flips))
+    return _row("C11", setting, meas, v, why)
 
 
 def grokking_claims(groups: dict) -> list[dict]:

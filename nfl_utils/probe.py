@@ -201,50 +201,13 @@ def probe(model=None, loader=None, layer: str | None = None, num_classes: int | 
         else torch.device("cpu"))
     grab = Grab(model, layer) if features is None else None
     notes, skipped = [], []
-    acc, C, labelled, head = SpectralAccumulator(), num_classes, None, None
-    once = isinstance(loader, Iterator)    # a generator or iterator: one pass only
     try:
-        for i, batch in enumerate(loader):
-            x, y = split_batch(batch)
-            x = _as_tensor(x, "inputs", i).to(dev)
-            if len(x) == 0:
-                _note(notes, "empty batches skipped")
-                continue
-            if grab is not None:
-                grab.value = None          # a layer the forward pass skips must not give stale features
-            with torch.no_grad():
-                out = model(x) if model is not None else None
-                phi = features(x) if features is not None else grab.value
-            if phi is None:
-                raise ValueError(f"the hook on {grab.name!r} saw nothing in batch {i}: is it on the forward path?")
-            phi = as_features(phi.detach(), reduce, notes)
-            if acc.n == 0:
-                check_width(phi.shape[1])
-            out = out if isinstance(out, torch.Tensor) and out.ndim == 2 else None
-            if not bool(torch.isfinite(phi.double().sum(0)).all()):
-                raise ValueError(f"the features of batch {i} contain NaN or inf: check the model and its "
-                                 f"inputs (nothing is stored)")
-            if labelled is None:
-                labelled = y is not None
-                if C is None and labelled:
-                    if out is None:
-                        raise ValueError("the loader has labels but the model gives no (n, C) output: pass num_classes")
-                    C = out.shape[1]
-            if labelled != (y is not None):
-                raise ValueError(f"batch {i} {'lacks' if labelled else 'has'} labels unlike the first batch")
-            targets = None
-            if labelled:
-                y = class_labels(y, i).to(phi.device)
-                if int(y.min()) < 0 or int(y.max()) >= C:
-                    raise ValueError(f"batch {i} has labels outside 0..{C - 1}: pass the right num_classes")
-                targets = torch.nn.functional.one_hot(y, C).double()
-            acc.update(phi, targets, out.double() if out is not None else None)
-        if acc.n == 0:
-            raise ValueError("the loader gave no batches")
+        st = stream(model, loader, {grab.name: grab} if grab else {}, features, reduce, num_classes, dev, notes)
+        acc, C, labelled, once, head = next(iter(st.accs.values())), st.num_classes, st.labelled, st.once, None
         name = grab.name if grab is not None else getattr(features, "__name__", "features")
         if grab is not None and layer is None:
             head = dict(model.named_modules())[grab.name]
-        report, means = _report(acc, name, C if labelled else None, head, notes, skipped)
+        report, means = report_from(acc, name, C if labelled else None, head, notes, skipped)
         if labelled and nc4 and "outputs" in acc.stats and not once:
             report.numbers["nc4"] = _nc4(model, loader, grab, features, reduce, means, dev)
         elif labelled:
@@ -257,6 +220,75 @@ def probe(model=None, loader=None, layer: str | None = None, num_classes: int | 
             grab.close()
         for m, mode in modes.items():      # the model as it was: train/eval per module
             m.train(mode)
+
+
+@dataclass
+class Streamed:
+    """What one pass over a loader accumulated: one accumulator per layer (Φ, one-hot labels and
+    the model's outputs), the number of classes, whether the batches had labels, whether the loader
+    can be read only once."""
+    accs: dict
+    num_classes: int | None
+    labelled: bool
+    once: bool
+
+
+def logits_of(out):
+    """The (n, C) outputs inside what a model returned: a tensor, a Hugging Face ``ModelOutput``
+    (its ``logits``) or a tuple (its first entry); None when there are none."""
+    if not isinstance(out, torch.Tensor):
+        out = getattr(out, "logits", None) if not isinstance(out, (tuple, list)) else (out[0] if out else None)
+    return out if isinstance(out, torch.Tensor) and out.ndim == 2 else None
+
+
+def _targets(y, i, C, labelled, out, device):
+    """(one-hot targets or None, C) of batch ``i``, checking labels against the first batch."""
+    if labelled != (y is not None):
+        raise ValueError(f"batch {i} {'lacks' if labelled else 'has'} labels unlike the first batch")
+    if not labelled:
+        return None, C
+    if C is None:
+        if out is None:
+            raise ValueError("the loader has labels but the model gives no (n, C) output: pass num_classes")
+        C = out.shape[1]
+    y = class_labels(y, i).to(device)
+    if int(y.min()) < 0 or int(y.max()) >= C:
+        raise ValueError(f"batch {i} has labels outside 0..{C - 1}: pass the right num_classes")
+    return torch.nn.functional.one_hot(y, C).double(), C
+
+
+@torch.no_grad()
+def stream(model, loader, grabs: dict, features, reduce, num_classes, dev, notes) -> Streamed:
+    """One pass over ``loader``, each batch through the model once: the features of every grabbed
+    layer (``{name: Grab}``), or ``features(x)``, streamed into an accumulator each."""
+    accs = {n: SpectralAccumulator() for n in (grabs or {getattr(features, "__name__", "features"): 0})}
+    C, labelled = num_classes, None
+    for i, batch in enumerate(loader):
+        x, y = split_batch(batch)
+        x = _as_tensor(x, "inputs", i).to(dev)
+        if len(x) == 0:
+            _note(notes, "empty batches skipped")
+            continue
+        for g in grabs.values():
+            g.value = None                 # a layer the forward pass skips must not give stale features
+        out = logits_of(model(x)) if model is not None else None
+        phis = {n: g.value for n, g in grabs.items()} if grabs else {next(iter(accs)): features(x)}
+        labelled = (y is not None) if labelled is None else labelled
+        targets, C = _targets(y, i, C, labelled, out, x.device)
+        for n, phi in phis.items():
+            if phi is None:
+                raise ValueError(f"the hook on {n!r} saw nothing in batch {i}: is it on the forward path?")
+            phi = as_features(phi.detach(), reduce, notes)
+            if accs[n].n == 0:
+                check_width(phi.shape[1])
+            if not bool(torch.isfinite(phi.double().sum(0)).all()):
+                raise ValueError(f"the features of {n!r} in batch {i} contain NaN or inf: check the model "
+                                 f"and its inputs (nothing is stored)")
+            accs[n].update(phi, None if targets is None else targets.to(phi.device),
+                           out.double().to(phi.device) if out is not None else None)
+    if not any(a.n for a in accs.values()):
+        raise ValueError("the loader gave no batches")
+    return Streamed(accs, C, bool(labelled), isinstance(loader, Iterator))
 
 
 MAX_FEATURES = 16_384     # p×p float64 moments: 2 GiB
@@ -295,7 +327,7 @@ def _note(notes: list, msg: str) -> None:
         notes.append(msg)
 
 
-def _report(acc, name, C, head, notes, skipped):
+def report_from(acc, name, C, head, notes, skipped):
     """(Report, class means or None) from the accumulated moments."""
     su, sc = acc.diagonalize(False), acc.diagonalize(True)
     p = acc.S.shape[0]
@@ -352,7 +384,7 @@ def _nc4(model, loader, grab, features, reduce, mu, dev) -> float:
         if len(x) == 0:
             continue
         with torch.no_grad():
-            out = model(x)
+            out = logits_of(model(x))
             phi = as_features((features(x) if features is not None else grab.value).detach(), reduce, []).double()
         near = torch.cdist(phi, mu.to(phi.device)).argmin(1)
         wrong += int((near != out.argmax(1)).sum())

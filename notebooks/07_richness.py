@@ -29,9 +29,10 @@ profile = "quick"
 # %%
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 from IPython.display import Markdown, display
 
-from nfl_utils import claims, plots, profiles, verdicts
+from nfl_utils import claims, conventions, plots, profiles, verdicts
 
 plots.setup()
 G = {g: profiles.by_setting(profiles.load(profile, g)) for g in
@@ -148,10 +149,11 @@ plt.show()
 display(Markdown(claims.say(row)))
 
 # %% [markdown]
-# ## Grokking on modular addition
+# ## Grokking
 # a + b mod 97, 40% of the pairs for training, cross-entropy, AdamW with weight decay 1: an MLP
 # on one-hot a and b (one hidden layer of 512, full batch) and, in the `full` profile, v3's own
-# setting, a 2-block transformer on the tokens `a b =` (Φ = the final-norm residual at `=`). We
+# setting, a 2-block transformer on the tokens `a b =` (Φ = the final-norm residual at `=`), and
+# Omnigrok's MNIST setting (1,000 images, a large initialisation, MSE, small weight decay). We
 # call a run *grokked* only when train accuracy reached 90% at least 10× earlier (in steps) than
 # test accuracy did; the same rule for every setting. The claims rows compare D_LR at
 # memorisation with D_LR at grokking and at the end, over seeds (a seed here varies the split
@@ -180,11 +182,46 @@ for (name, runs), (ax, ax_nc) in zip(grok.items(), axes):
     ax.set_title(f"{name}: accuracy and D_LR ({'grokked' if ok else 'not grokked by our rule'})")
     ax_nc.set(xlabel="step (log)", yscale="log", title=f"{name}: NC1 on the training set")
     ax_nc.legend(fontsize="small")
-fig.suptitle(f"Grokking, modular addition mod {runs[0].cfg.modadd_p} ({profile} profile)")
+fig.suptitle(f"Grokking: {', '.join(grok)} ({profile} profile)")
 fig.tight_layout()
 rows = claims.grokking_claims(grok)
-plots.save(fig, "07_richness_grokking", "Train and test accuracy and D_LR (right axis) against step on "
-           "modular addition, one row per setting, one line style per seed; NC1 (right panel).",
+plots.save(fig, "07_richness_grokking", "Train and test accuracy and D_LR (right axis) against step, one "
+           "row per grokking setting, one line style per seed; NC1 (right panel).",
            {f"C11 ({n})": f"{r['verdict']}: {r['measured']}" for n, r in zip(grok, rows)}, profile)
 plt.show()
 display(Markdown("\n".join(claims.say(r) for r in rows)))
+
+# %% [markdown]
+# ## Does the grokking direction depend on how D_LR is computed?
+# v3 leaves D_LR's finite-sample conventions open: which outputs span Ĥ (logits or softmax
+# probabilities), whether Φ and the outputs are centred, and the numerical rank of Ĥ. On modular
+# addition C = 97 is close to p = 128, and logits whose energy sits in a few Fourier directions
+# still have many tiny singular values above our 1e-8 cut, so the rank convention can matter.
+# From the stored checkpoint weights, D_LR at memorisation and at the end under each convention
+# (`nfl_utils/conventions.py`; docs/measures.md); a direction is claimed beyond the seed spread.
+
+# %%
+kept = {n: r for n, r in grok.items() if conventions.keeps_weights(r)}
+if kept:
+    rows_c, fig, axes = [], *plt.subplots(1, len(kept), figsize=(6.5 * len(kept), 4), squeeze=False)
+    for ax, (name, runs) in zip(axes[0], kept.items()):
+        mem = [conventions.memorisation_index(r) for r in runs]      # first train ≥ 90% (else best train)
+        for j, (conv, (a, b, d)) in enumerate(conventions.directions(runs, mem).items()):
+            ax.plot([0, 1], [np.mean(a), np.mean(b)], "o-", color=plots.colors(len(conventions.CONVENTIONS))[j],
+                    label=conv)
+            rows_c.append({"setting": name, "convention": conv, "D_LR at memorisation": claims.mean_spread(a),
+                           "D_LR at the end": claims.mean_spread(b), "direction": d})
+        ax.set(xticks=[0, 1], xticklabels=["memorisation", "end"], ylabel="D_LR", ylim=(0, 1), title=name)
+    axes[0][0].legend(fontsize="x-small")
+    fig.suptitle(f"D_LR of the grokking runs under each open convention ({profile} profile)")
+    fig.tight_layout()
+    table_c = pd.DataFrame(rows_c).set_index(["setting", "convention"])
+    plots.save(fig, "07_richness_dlr_conventions", "D_LR at memorisation and at the end of each grokking run "
+               "(mean over seeds) under each finite-sample convention v3 leaves open.",
+               {f"{s} | {c}": f"{r['D_LR at memorisation']} → {r['D_LR at the end']} ({r['direction']})"
+                for (s, c), r in table_c.iterrows()}, profile)
+    plt.show()
+    display(table_c)
+else:
+    display(Markdown("This profile keeps no checkpoint weights of its grokking runs; the `full` "
+                     "profile shows D_LR under each convention."))

@@ -22,10 +22,11 @@ EXPECTED = {
     "05_collapse_kernel_regression": ["05_collapse_nc_dlr", "05_collapse_kernel", "05_collapse_regression"],
     "06_explore": ["06_explore_static"],
     "07_richness": ["07_richness_wd", "07_richness_target", "07_richness_lazy_shuffle", "07_richness_bn_size",
-                    "07_richness_lr", "07_richness_grokking"],
+                    "07_richness_lr", "07_richness_grokking", "07_richness_dlr_conventions"],
     "08_dlgn_half_spaces": ["08_dlgn_circle_hyperplanes", "08_dlgn_circle_paths", "08_dlgn_overlap_spectrum",
                             "08_dlgn_image", "08_dlgn_tree_benchmark"],
     "09_measure_your_model": ["09_probe_resnet18_init", "09_probe_resnet18_trained"],
+    "10_track_your_training": ["10_track_layers"],
 }
 
 
@@ -133,6 +134,6 @@ def test_claims_table_of_the_smoke_store_covers_every_claim(executed):
     lines = [l for l in table.splitlines() if l.startswith("| C") or l.startswith("| D")]
     ids = [l.split(" | ")[0][2:] for l in lines]
     assert set(ids) == set(CLAIMS)
-    assert ids.count("C11") == 2                      # one grokking row per setting: transformer and MLP
+    assert ids.count("C11") == 3              # one grokking row per setting: transformer, MLP, MNIST MLP
     for l in lines:
         assert any(f"**{v}**" in l for v in (V.AGREES, V.DISAGREES, V.PARTLY, V.UNTESTABLE)), l
