@@ -5,6 +5,7 @@ runs with the rules of :mod:`nfl_utils.verdicts` and :mod:`nfl_utils.analysis`.
 """
 from __future__ import annotations
 
+import math
 import sys
 
 import numpy as np
@@ -95,17 +96,29 @@ def main_claims(main: dict, C: int) -> list[dict]:
                    for r in heads.values())
     rows.append(_row("C4", ", ".join(heads), f"max |ΔΠ*| = {moved:.1e}, max |Δρ| = {moved_ev:.1e}, min max |ΔΠ| = {pi_moves:.3f}",
                      V.AGREES if moved == 0 and moved_ev == 0 and pi_moves > 1e-3 else V.DISAGREES))
-    mf = {n: r for n, r in full.items() if verdicts[n] == "MF"}
-    if mf:
-        parts, ok = [], True
-        for n, r in mf.items():
-            d0, d1 = r.at("train_c_d_eff", 0), r.final("train_c_d_eff")
-            parts.append(f"{n}: centred d_eff {d0:.1f} → {d1:.1f} (C−1 = {C - 1}), ρC+1/ρC = {1 / r.final('train_u_gap'):.3f}")
-            ok &= d1 < d0
-        rows.append(_row("C5", ", ".join(mf), "; ".join(parts), V.AGREES if ok else V.PARTLY))
-    else:
-        rows.append(_row("C5", setting, "no run ends MF", V.UNTESTABLE, "needs an MF run"))
+    rows.append(concentration_claim(full, verdicts, C, setting))
     return rows
+
+
+def concentration_claim(full: dict, verdicts: dict, C: int, setting: str) -> dict:
+    """C5 by parts for the MF runs: centred d_eff ends within V.NEAR_C_MINUS_1 of C−1, the gap
+    ρ_{C+1}/ρ_C ends at most V.GAP_TO_ZERO, and every MF run ends closer to C−1 than every non-MF one."""
+    mf = {n: r for n, r in full.items() if verdicts[n] == "MF"}
+    if not mf:
+        return _row("C5", setting, "no run ends MF", V.UNTESTABLE, "needs an MF run")
+    dist = {n: abs(r.final("train_c_d_eff") - (C - 1)) for n, r in full.items()}
+    others = [dist[n] for n in full if n not in mf]
+    parts = {f"centred d_eff within {V.NEAR_C_MINUS_1:.0%} of C−1":
+             all(dist[n] <= V.NEAR_C_MINUS_1 * (C - 1) for n in mf),
+             f"ρC+1/ρC ≤ {V.GAP_TO_ZERO:g}": all(1 / r.final("train_u_gap") <= V.GAP_TO_ZERO for r in mf.values())}
+    if others:
+        parts["closer to C−1 than the non-MF runs"] = max(dist[n] for n in mf) < min(others)
+    meas = "; ".join(f"{n}: centred d_eff {r.at('train_c_d_eff', 0):.1f} → {r.final('train_c_d_eff'):.1f}, "
+                     f"ρC+1/ρC = {1 / r.final('train_u_gap'):.3f}" for n, r in mf.items())
+    meas += f" (C−1 = {C - 1})" + ("; non-MF runs end at centred d_eff " + ", ".join(
+        f"{full[n].final('train_c_d_eff'):.1f} ({n})" for n in full if n not in mf) if others else "")
+    v, why = _parts(parts)
+    return _row("C5", ", ".join(mf), meas, v, why)
 
 
 def _mf_timing(run) -> dict:
@@ -143,14 +156,23 @@ def early_mf_claim(full: dict, setting: str) -> dict:
 
 
 def collapse_claim(run, name: str) -> dict:
+    """C8 by parts: NC1, NC2 and D_LR fall from start to end; they move together across the
+    checkpoints (rank correlation ≥ V.CO_MOVE of NC1 and of NC2 with D_LR); and the terminal
+    kernel picture (Π*(C) ≥ 0.9, ρC−1/ρ1 ≥ 0.8, centred tail ≤ 0.1) [thresholds ours]."""
     k0, k1 = A.kernel_statement(run, 0), A.kernel_statement(run)
+    m = run.metrics
     falls = k1["NC1"] < k0["NC1"] and k1["NC2 equiangular"] < k0["NC2 equiangular"] and k1["D_LR"] < k0["D_LR"]
+    r1, r2 = V.rank_corr(m["nc1"], m["train_dlr"]), V.rank_corr(m["nc2_equiangular"], m["train_dlr"])
+    together = r1 >= V.CO_MOVE and r2 >= V.CO_MOVE
     terminal = k1["Π*(C)"] >= 0.9 and k1["ρC−1/ρ1 centred"] >= 0.8 and k1["centred tail share"] <= 0.1
     meas = (f"NC1 {k0['NC1']:.2f} → {k1['NC1']:.3f}, NC2 {k0['NC2 equiangular']:.2f} → {k1['NC2 equiangular']:.3f}, "
-            f"D_LR {k0['D_LR']:.3f} → {k1['D_LR']:.3f}; final Π*(C) {k1['Π*(C)']:.3f}, ρC−1/ρ1 {k1['ρC−1/ρ1 centred']:.2f}, "
+            f"D_LR {k0['D_LR']:.3f} → {k1['D_LR']:.3f}; rank correlation with D_LR over {len(m)} checkpoints: "
+            f"NC1 {r1:.2f}, NC2 {r2:.2f}; final Π*(C) {k1['Π*(C)']:.3f}, ρC−1/ρ1 {k1['ρC−1/ρ1 centred']:.2f}, "
             f"centred tail {k1['centred tail share']:.3f}")
-    v = V.AGREES if falls and terminal else V.PARTLY if falls else V.DISAGREES
-    return _row("C8", name, meas, v, "thresholds [ours]: Π*(C) ≥ 0.9, ρC−1/ρ1 ≥ 0.8 (spread ≤ 20%), tail ≤ 0.1")
+    v, why = _parts({"fall from start to end": falls, f"fall together (rank corr. ≥ {V.CO_MOVE:g})": together,
+                     "terminal kernel picture": terminal})
+    return _row("C8", name, meas, v, why + "; thresholds [ours]: Π*(C) ≥ 0.9, ρC−1/ρ1 ≥ 0.8 (spread ≤ 20%), "
+                "tail ≤ 0.1")
 
 
 def regression_claim(full, head) -> dict:
@@ -195,8 +217,11 @@ def shuffle_claim(groups: dict, C: int, setting: str) -> dict:
     row = seeded_contrast("C7", groups, "shuffled", "clean", "no clear difference", setting)
     chance = all(V.at_chance(x, C) for x in _final(sh, "test_acc"))
     obs = V.compare(_final(sh, "train_dlr"), _final(cl, "train_dlr"))
-    row["verdict"] = (V.AGREES if obs != "higher" and chance else V.DISAGREES if obs == "higher" else V.PARTLY)
-    row["reason"] = "agrees when shuffled is not lazier than clean (beyond the spread) and tests at chance"
+    moved = V.compare(_final(sh, "train_dlr"), [r.at("train_dlr", 0) for r in sh])   # the absolute anchor
+    row["verdict"], why = _parts({"shuffled not lazier than clean": obs != "higher",
+                                  "shuffled tests at chance": chance,
+                                  "shuffled richer than at its initialisation": moved == "lower"})
+    row["reason"] = why + " (directions beyond the seed spread)"
     return row
 
 
@@ -271,11 +296,37 @@ def size_claim(groups: dict) -> dict:
     keys = list(groups)
     obs = V.compare(_final(groups[keys[-1]], "train_dlr"), _final(groups[keys[0]], "train_dlr"))
     meas = "; ".join(f"{k}: D_LR {mean_spread(_final(v, 'train_dlr'))}" for k, v in groups.items())
-    return _row("C13", "small MLP, 3 seeds", meas + f"; largest n is {obs} than smallest",
+    c = groups[keys[0]][0].cfg
+    setting = (f"{c.dataset} MLP {c.width}×{c.depth}, n = {', '.join(k.split('=')[-1] for k in keys)} with "
+               f"equal steps ({c.epochs} ep at the smallest), {len(groups[keys[0]])} seeds")
+    return _row("C13", setting, meas + f"; largest n is {obs} than smallest",
                 V.AGREES if obs != "no clear difference" else V.DISAGREES, "a change beyond the seed spread")
 
 
 # ----------------------------------------------------------------------------- DLGN claims
+def circle_claims(circle) -> list[dict]:
+    """D6: the gates' boundaries sit on the target's jumps (closer than at init and than random
+    directions); D7: the low-frequency share of f̂(θ) peaks in the first quarter of training, then
+    falls (nfl_utils/circle.py) [rules ours]."""
+    from . import circle as O
+
+    h0, h1 = circle.model(at_init=True).features.hyperplanes(), circle.model().features.hyperplanes()
+    d0, d1 = O.break_distance(h0), O.break_distance(h1)
+    rand = O.random_break_distance(sum(len(h) for h in h1))
+    deg = lambda r: f"{math.degrees(r):.1f}°"
+    d6 = _parts({"closer to the jumps than at init": d1 < d0, "closer than random directions": d1 < rand})
+    rows = [_row("D6", "circle DLGN", f"mean distance from the target's {len(O.CIRCLE_BREAKS)} jumps to the nearest "
+                 f"gate boundary: init {deg(d0)}, trained {deg(d1)} (random directions: {deg(rand)})", *d6)]
+    share = [O.low_frequency_share(circle.model(checkpoint=i)) for i in range(len(circle))]
+    ep = circle.epochs
+    peak = 1 + int(np.argmax(share[1:]))
+    d7 = _parts({"the low-frequency share peaks in the first quarter": ep[peak] <= circle.cfg.epochs // 4,
+                 "then falls (final below the peak)": share[-1] < share[peak]})
+    rows.append(_row("D7", "circle DLGN", f"share of f̂(θ)'s power in frequencies 1–{O.K_LOW}: init {share[0]:.3f}, "
+                     f"peak {share[peak]:.3f} at epoch {ep[peak]}, final {share[-1]:.3f}", *d7))
+    return rows
+
+
 def tree_claim(tree: dict, grid: dict) -> dict:
     """D9: the ordering SF ≥ DLGN > ReLU and DLGN above 90% (test accuracy). Runs trained with
     keep_best are judged on their best-validation weights; with a grid, the ReLU MLP is the
@@ -357,11 +408,11 @@ def dlgn_claims(circle, image: dict, tree: dict, grid: dict | None = None) -> li
             al.append(centred_alignment(m.features.overlap_kernel(xs, xs), ys))
     peak = int(np.argmax(al))
     early = circle.epochs[peak] <= circle.cfg.epochs // 4
-    rows.append(_row("D5", "circle DLGN", f"alignment init {al[0]:.3f}, peak {al[peak]:.3f} at epoch {circle.epochs[peak]}, final {al[-1]:.3f}",
-                     V.AGREES if al[peak] > al[0] and early else V.PARTLY if al[-1] > al[0] else V.DISAGREES,
-                     "early = peak in the first quarter of training [ours]"))
-    rows.append(_row("D6", "circle DLGN", "see 08_dlgn_circle_hyperplanes", V.UNTESTABLE, "qualitative: a figure, no number"))
-    rows.append(_row("D7", "circle DLGN", "see 08_dlgn_circle_paths", V.UNTESTABLE, "qualitative: a figure, no number"))
+    d5 = _parts({"the alignment rises (final above init)": al[-1] > al[0],
+                 "mostly early (its peak above init, in the first quarter)": al[peak] > al[0] and early})
+    rows.append(_row("D5", "circle DLGN", f"alignment init {al[0]:.3f}, peak {al[peak]:.3f} at epoch "
+                     f"{circle.epochs[peak]}, final {al[-1]:.3f}", d5[0], d5[1] + " [ours]"))
+    rows += circle_claims(circle)
     dl_run = image["DLGN"][0]
     sr1 = [stable_rank(V_) for V_ in dl_run.model().features.hyperplanes()]
     sr0 = [stable_rank(V_) for V_ in dl_run.model(at_init=True).features.hyperplanes()]
@@ -369,8 +420,9 @@ def dlgn_claims(circle, image: dict, tree: dict, grid: dict | None = None) -> li
     more = (sr1[-1] / sr1[0]) < (sr0[-1] / sr0[0])
     rows.append(_row("D8", f"{dl_run.cfg.dataset} DLGN", "stable rank per layer, init " + " → ".join(f"{v:.1f}" for v in sr0)
                      + "; trained " + " → ".join(f"{v:.1f}" for v in sr1),
-                     V.AGREES if ordered and more else V.PARTLY if ordered else V.DISAGREES,
-                     "agrees when later layers have lower stable rank *and* the last/first ratio fell below its value at init"))
+                     V.AGREES if ordered and more else V.PARTLY if more else V.DISAGREES,
+                     "the ratio last/first must fall below its value at init (an ordering that already holds "
+                     "at init is no clustering learned); agrees when later layers also have the lower stable rank"))
     rows.append(tree_claim(tree, grid or {}))
     return rows
 
@@ -384,7 +436,8 @@ def table(profile: str) -> list[dict]:
     lr = S(P.load(profile, "lr"))
     rl = S(P.load(profile, "rich vs lazy"))
     rows.append(lr_claim(lr, small_setting(lr)))
-    rows.append(shuffle_claim(S(P.load(profile, "shuffled labels")), C, "1,000 images, Adam, 3 seeds"))
+    sh = S(P.load(profile, "shuffled labels"))
+    rows.append(shuffle_claim(sh, C, memo_setting(sh)))
     groups = {k.split(": ", 1)[0] for k in P.table(profile)}
     if "terminal phase" in groups:
         rows.append(collapse_claim(P.load(profile, "terminal phase")["MLP, MSE"], _terminal_name(profile)))
@@ -403,6 +456,14 @@ def table(profile: str) -> list[dict]:
                         P.load(profile, "dlgn tree"), grid)
     order = list(CLAIMS)
     return sorted(rows, key=lambda r: order.index(r["id"]))
+
+
+def memo_setting(groups: dict) -> str:
+    """The shuffled-label contrast's setting, from its runs."""
+    runs = groups["shuffled"]
+    c = runs[0].cfg
+    return (f"{c.dataset} MLP {c.width}×{c.depth}, {c.train_size:,} images, {c.optimizer} lr {c.lr:g}, "
+            f"{c.loss}, {c.epochs} ep, {len(runs)} seeds")
 
 
 def bn_setting(groups: dict) -> str:
@@ -428,14 +489,55 @@ def _terminal_name(profile: str) -> str:
             f"lr {c.lr:g} {c.schedule} schedule, wd {c.weight_decay:g}")
 
 
-def markdown(rows: list[dict], profile: str) -> str:
+# The figures that show each claim, where their JSON numbers do not name it (figure_links adds those)
+SHOWN_IN = {"C1": ["04_mf_vs_ef_measures", "03_spectra_deff"], "C2": ["04_mf_vs_ef_measures"],
+            "C4": ["04_mf_vs_ef_measures"], "C5": ["03_spectra_deff"], "C8": ["05_collapse_nc_dlr", "05_collapse_kernel"],
+            "C9": ["05_collapse_regression"], "C11": ["07_richness_dlr_conventions"],
+            "C14": ["07_richness_wd", "07_richness_target"], "D1": ["08_dlgn_overlap_spectrum"],
+            "D2": ["08_dlgn_overlap_spectrum"], "D3": ["08_dlgn_image"], "D4": ["08_dlgn_image"],
+            "D5": ["08_dlgn_circle_paths"], "D6": ["08_dlgn_circle_hyperplanes"], "D7": ["08_dlgn_circle_paths"],
+            "D8": ["08_dlgn_image"], "D9": ["08_dlgn_tree_benchmark"]}
+
+
+def figure_links(folder) -> dict[str, list[str]]:
+    """{claim id: figure stems that exist in ``folder``}: those whose JSON numbers name the claim,
+    and those of SHOWN_IN."""
+    import json
+    import re
+    from pathlib import Path
+
+    out: dict[str, list[str]] = {}
+    for f in sorted(Path(folder).glob("*.json")):
+        try:
+            numbers = json.loads(f.read_text()).get("numbers", {})
+        except (OSError, ValueError):
+            continue
+        for cid in sorted({m.group(1) for k in numbers for m in [re.match(r"(C\d+|D\d+)\b", str(k))] if m}):
+            out.setdefault(cid, []).append(f.stem)
+    for cid, stems in SHOWN_IN.items():
+        out.setdefault(cid, []).extend(st for st in stems if (Path(folder) / f"{st}.png").exists()
+                                       and st not in out[cid])
+    return {k: v for k, v in out.items() if v}
+
+
+def summary(rows: list[dict]) -> str:
+    """'N rows: a agree, b partly, ...' in the order of verdicts.py."""
+    counts = {v: sum(r["verdict"] == v for r in rows) for v in (V.AGREES, V.PARTLY, V.DISAGREES, V.UNTESTABLE)}
+    return f"{len(rows)} rows: " + ", ".join(f"{n} {v}" for v, n in counts.items())
+
+
+def markdown(rows: list[dict], profile: str, links: dict | None = None) -> str:
+    links = links or {}
     lines = [f"# Claims table: profile `{profile}`", "",
              "Generated by `python -m nfl_utils.claims` from the stored runs; verdict rules in `nfl_utils/verdicts.py`,",
-             "criteria in `docs/measures.md`. A verdict is about *this setting*: a disagreement on MNIST is not one on CIFAR-10.", "",
-             "| id | claim | setting | measured | reported | verdict | why |", "| --- | --- | --- | --- | --- | --- | --- |"]
+             "criteria in `docs/measures.md`. A verdict is about *this setting*: a disagreement on MNIST is not one on CIFAR-10.",
+             "", f"**{summary(rows)}.**", "",
+             "| id | claim | setting | measured | reported | verdict | why | figures |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     esc = lambda s: str(s).replace("|", "\\|")
     lines += [f"| {r['id']} | {esc(r['claim'])} | {esc(r['setting'])} | {esc(r['measured'])} | {esc(r['reported'])} | "
-              f"**{r['verdict']}** | {esc(r['reason'])} |" for r in rows]
+              f"**{r['verdict']}** | {esc(r['reason'])} | "
+              + ", ".join(f"[{st}]({st}.png)" for st in links.get(r["id"], [])) + " |" for r in rows]
     return "\n".join(lines) + "\n"
 
 
@@ -444,7 +546,7 @@ def write(profile: str) -> str:
 
     out = figures_dir(profile) / "claims.md"
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(markdown(table(profile), profile))
+    out.write_text(markdown(table(profile), profile, figure_links(out.parent)))
     return str(out)
 
 

@@ -34,13 +34,19 @@ from .spectrum import SpectralAccumulator
 
 X_KEYS = ("x", "input", "inputs", "image", "images", "pixel_values", "data")
 Y_KEYS = ("y", "label", "labels", "target", "targets")
+MODEL_KEYS = ("input_ids", "attention_mask", "token_type_ids", "position_ids")   # tokenised batches
+REDUCE = ("flatten", "pool", "cls", "mean", "last")
 
 
 # ----------------------------------------------------------------------------- batches and features
 def split_batch(batch):
-    """(x, y or None) of one loader batch."""
+    """(x, y or None) of one loader batch; a tokenised batch (a dict with ``input_ids``) gives x as
+    the dict of the model's inputs (called as ``model(**x)``)."""
     if isinstance(batch, torch.Tensor):
         return batch, None
+    if isinstance(batch, dict) and "input_ids" in batch:
+        return ({k: batch[k] for k in MODEL_KEYS if k in batch},
+                next((batch[k] for k in Y_KEYS if k in batch), None))
     if isinstance(batch, dict):
         x = next((batch[k] for k in X_KEYS if k in batch), None)
         if x is None:
@@ -78,18 +84,27 @@ class Grab:
         self.value = args[0]
 
     def _post(self, module, args, out):
-        self.value = out[0] if isinstance(out, (tuple, list)) else out
+        if isinstance(out, (tuple, list)):
+            out = out[0]
+        elif not isinstance(out, torch.Tensor):       # a ModelOutput: its hidden states
+            hidden = getattr(out, "last_hidden_state", None)
+            out = hidden if hidden is not None else next(iter(out.values())) if hasattr(out, "values") else out
+        self.value = out
 
     def close(self):
         self.handle.remove()
 
 
-def as_features(phi: torch.Tensor, reduce: str, notes: list) -> torch.Tensor:
-    """Φ of one batch as (n, p): flattened (default) or averaged over spatial positions (``pool``)."""
+def as_features(phi: torch.Tensor, reduce: str, notes: list, mask=None) -> torch.Tensor:
+    """Φ of one batch as (n, p): flattened (default) or averaged over spatial positions (``pool``);
+    sequence features (n, t, d) also by their first token (``cls``), their mean over the attention
+    mask (``mean``) or their last unmasked token (``last``)."""
     if phi.ndim == 2:
         return phi
     if phi.ndim < 2:
         raise ValueError(f"features must have a batch dimension; got shape {tuple(phi.shape)}")
+    if reduce in ("cls", "mean", "last"):
+        return sequence_features(phi, reduce, mask, notes)
     if reduce == "pool":
         msg = f"features of shape {tuple(phi.shape[1:])} averaged over positions to {phi.shape[1]} channels"
         phi = phi.flatten(2).mean(2)
@@ -99,6 +114,34 @@ def as_features(phi: torch.Tensor, reduce: str, notes: list) -> torch.Tensor:
     if msg not in notes:
         notes.append(msg)
     return phi
+
+
+def sequence_features(h: torch.Tensor, how: str, mask, notes: list) -> torch.Tensor:
+    """(n, d) from token features h (n, t, d): the first token, the mean over the unmasked tokens,
+    or the last unmasked token (``mask`` (n, t) of 0/1; all tokens count without one)."""
+    if h.ndim != 3:
+        raise ValueError(f"reduce={how!r} takes token features (n, t, d); got shape {tuple(h.shape)}")
+    m = torch.ones(h.shape[:2], device=h.device) if mask is None else torch.as_tensor(mask).to(h.device).float()
+    _note(notes, f"token features (n, t, d) reduced by {how!r}" + ("" if mask is not None else " (no mask)"))
+    if how == "cls":
+        return h[:, 0]
+    if how == "mean":
+        return (h * m[..., None]).sum(1) / m.sum(1, keepdim=True).clamp(min=1)
+    last = (m.cumsum(1) * m).argmax(1)                   # index of the last unmasked token
+    return h[torch.arange(len(h), device=h.device), last]
+
+
+def _inputs(x, i: int, dev):
+    """A batch's inputs on ``dev`` (a tensor, or the dict of a tokenised batch) and its length."""
+    if isinstance(x, dict):
+        x = {k: _as_tensor(v, k, i).to(dev) for k, v in x.items()}
+        return x, len(x["input_ids"])
+    x = _as_tensor(x, "inputs", i).to(dev)
+    return x, len(x)
+
+
+def _call(model, x):
+    return model(**x) if isinstance(x, dict) else model(x)
 
 
 # ----------------------------------------------------------------------------- the report
@@ -185,14 +228,15 @@ def probe(model=None, loader=None, layer: str | None = None, num_classes: int | 
     num_classes: C; default: the width of the model's output. Without labels only what needs none
         is computed (spectra, d_eff, the gap; Π and D_LR when outputs exist) and the report says
         what was skipped.
-    reduce: 'flatten' (default) or 'pool' for features that are not (n, p).
+    reduce: 'flatten' (default) or 'pool' for features that are not (n, p); for token features (n, t, d)
+        also 'cls', 'mean' (over the attention mask) or 'last' (the last unmasked token).
     """
     if loader is None:
         raise ValueError("give a loader (any iterable of batches)")
     if model is None and features is None:
         raise ValueError("give a model, or features=callable")
-    if reduce not in ("flatten", "pool"):
-        raise ValueError(f"reduce must be 'flatten' or 'pool', got {reduce!r}")
+    if reduce not in REDUCE:
+        raise ValueError(f"reduce must be one of {', '.join(REDUCE)}, got {reduce!r}")
     modes = {m: m.training for m in model.modules()} if model is not None else {}
     if model is not None:
         model.eval()
@@ -265,20 +309,21 @@ def stream(model, loader, grabs: dict, features, reduce, num_classes, dev, notes
     C, labelled = num_classes, None
     for i, batch in enumerate(loader):
         x, y = split_batch(batch)
-        x = _as_tensor(x, "inputs", i).to(dev)
-        if len(x) == 0:
+        x, size = _inputs(x, i, dev)
+        if size == 0:
             _note(notes, "empty batches skipped")
             continue
         for g in grabs.values():
             g.value = None                 # a layer the forward pass skips must not give stale features
-        out = logits_of(model(x)) if model is not None else None
+        out = logits_of(_call(model, x)) if model is not None else None
         phis = {n: g.value for n, g in grabs.items()} if grabs else {next(iter(accs)): features(x)}
         labelled = (y is not None) if labelled is None else labelled
-        targets, C = _targets(y, i, C, labelled, out, x.device)
+        targets, C = _targets(y, i, C, labelled, out, dev)
+        mask = x.get("attention_mask") if isinstance(x, dict) else None
         for n, phi in phis.items():
             if phi is None:
                 raise ValueError(f"the hook on {n!r} saw nothing in batch {i}: is it on the forward path?")
-            phi = as_features(phi.detach(), reduce, notes)
+            phi = as_features(phi.detach(), reduce, notes, mask)
             if accs[n].n == 0:
                 check_width(phi.shape[1])
             if not bool(torch.isfinite(phi.double().sum(0)).all()):
@@ -380,15 +425,17 @@ def _nc4(model, loader, grab, features, reduce, mu, dev) -> float:
     wrong = total = 0
     for i, batch in enumerate(loader):
         x, _ = split_batch(batch)
-        x = _as_tensor(x, "inputs", i).to(dev)
-        if len(x) == 0:
+        x, size = _inputs(x, i, dev)
+        if size == 0:
             continue
         with torch.no_grad():
-            out = logits_of(model(x))
-            phi = as_features((features(x) if features is not None else grab.value).detach(), reduce, []).double()
+            out = logits_of(_call(model, x))
+            mask = x.get("attention_mask") if isinstance(x, dict) else None
+            phi = as_features((features(x) if features is not None else grab.value).detach(), reduce, [],
+                              mask).double()
         near = torch.cdist(phi, mu.to(phi.device)).argmin(1)
         wrong += int((near != out.argmax(1)).sum())
-        total += len(x)
+        total += size
     return wrong / total if total else math.nan
 
 

@@ -11,6 +11,9 @@ GROK_TRAIN = GROK_TEST = 0.9
 GROK_DELAY = 10       # "grokked": train ≥ 90% reached at least 10× earlier (in steps) than test ≥ 90%
 EARLY_EPOCHS = 5      # C1 "within a few epochs": first MF by 5 epochs of the *full* training set
 PERSIST_CHECKPOINTS = 2   # C1 "persists": MF at every checkpoint from the first on, and at ≥ 2 of them
+CO_MOVE = 0.5         # C8 "fall together": rank correlation ≥ 0.5 across checkpoints
+NEAR_C_MINUS_1 = 0.25  # C5 "toward C−1": final centred d_eff within 25% of C − 1
+GAP_TO_ZERO = 0.1     # C5 "ρ_{C+1}/ρ_C → 0": at most 0.1 at the end
 FULL_TRAIN_SIZE = {"mnist": 60_000, "fashion-mnist": 60_000, "cifar10": 50_000, "cifar100": 50_000}
 
 
@@ -66,6 +69,22 @@ def full_data_epochs(epoch: float, n_train: int, dataset: str) -> float:
 def at_edge(keys: list, best) -> bool:
     """Whether ``best`` is the first or the last of an ordered grid (an optimum not bracketed)."""
     return best in (keys[0], keys[-1])
+
+
+def rank_corr(a, b) -> float:
+    """Spearman's rank correlation of two sequences (ties get their mean rank); NaN if constant."""
+    def ranks(v):
+        v = np.asarray(v, dtype=float)
+        order = v.argsort(kind="stable")
+        r = np.empty(len(v))
+        r[order] = np.arange(len(v))
+        for x in np.unique(v):                       # ties share their mean rank
+            r[v == x] = r[v == x].mean()
+        return r
+    ra, rb = ranks(a), ranks(b)
+    if ra.std() == 0 or rb.std() == 0:
+        return float("nan")
+    return float(np.corrcoef(ra, rb)[0, 1])
 
 
 def at_chance(test_acc: float, num_classes: int) -> bool:

@@ -79,7 +79,8 @@ table.style.format(precision=3)
 # training measurement set (docs/measures.md), test accuracy on the class-balanced test measurement set.
 
 # %%
-shown = {"main": profiles.load(profile, "main"), "regression": profiles.load(profile, "regression")}
+named = lambda g: {(n if r.cfg.dataset in n else f"{n} ({r.cfg.dataset})"): r for n, r in g.items()}
+shown = {"main": named(profiles.load(profile, "main")), "regression": named(profiles.load(profile, "regression"))}
 fig, axes = plt.subplots(2, len(shown), figsize=(6.5 * len(shown), 6.4), sharex="col", squeeze=False)
 for j, (title, group) in enumerate(shown.items()):
     plots.metric_panel(axes[0, j], group, "train_acc", "train accuracy")

@@ -18,10 +18,12 @@
 # the head aligns with them (NC3) and the net classifies like nearest-class-mean (NC4).
 # Definitions: `docs/measures.md`.
 #
-# **The kernel picture** (the paper's claim; the precise statement is ours): NC1 + NC2 ⇔ the operator
-# T of Φ equals the *minimal projection* T_MP = a₁⟨1,·⟩1 + a₂P_Ĥ ⇔ the top-C eigenfunctions span the
-# class indicators (Π*(C) = 1), the C−1 centred eigenvalues are equal, and ρ_k = 0 beyond. D_LR =
-# 1 − CKA(T, T_MP) measures the distance to that state without labels (0 = collapsed).
+# **The kernel picture** (the paper's claim; the precise statement is ours): exact NC1 + NC2 ⇒ the
+# operator T of Φ equals the *minimal projection* T_MP = a₁⟨1,·⟩1 + a₂P_Ĥ when f̂ lies in the span
+# of the class indicators (NC3 gives that) and the classes are balanced; then the top-C
+# eigenfunctions span the class indicators (Π*(C) = 1), the C−1 centred eigenvalues are equal, and
+# ρ_k = 0 beyond. The source states one direction; the converse needs those two conditions too.
+# D_LR = 1 − CKA(T, T_MP) measures the distance to that state without labels (0 = collapsed).
 #
 # The picture **needs no classes**: for a scalar regression target the collapsed state is rank 2
 # (the constant and f̂), so Π(2) ≈ 1, the top centred eigenfunction is ∝ f̂ − mean f̂, and D_LR ≈ 0;
@@ -54,25 +56,27 @@ C = main[names[0]].num_classes
 # involve the head too). D_LR, which lies in [0, 1], is on its own linear axis (right).
 
 # %%
-nc = [("nc1", "NC1"), ("nc2_equinorm", "NC2 equinorm"), ("nc2_equiangular", "NC2 equiangular"), ("nc3", "NC3"), ("nc4", "NC4")]
+nc = [("nc1", "NC1"), ("nc2_equinorm", "NC2 equinorm"), ("nc2_equiangular", "NC2 equiangular"), ("nc3", "NC3")]
 fig, axes = plt.subplots(2, len(names), figsize=(6.5 * len(names), 7.5), squeeze=False)
-cols = plots.colors(len(nc) + 1)
+cols = plots.colors(len(nc) + 2)
 for j, name in enumerate(names):
     for i, run in enumerate((main[name], main[name + ", head-only"])):
         ax, m = axes[i, j], run.metrics
         for col, (key, lab) in zip(cols, nc):
-            ax.plot(m["epoch"], m[key].clip(lower=1e-6), "o-", ms=2.5, color=col, label=lab)
-        ax.set(yscale="log", xlabel="epoch", ylabel="NC metric (log)", title=f"{name}{', head-only' if i else ''}")
-        ax2 = ax.twinx()
-        ax2.plot(m["epoch"], m["train_dlr"], "s--", ms=3, color=cols[-1], label="D_LR (right axis)")
-        ax2.set(ylabel="D_LR", ylim=(0, 1))
+            ax.plot(m["epoch"], m[key], "o-", ms=2.5, color=col, label=lab)
+        ax.set(yscale="log", xlabel="epoch", ylabel="NC1–NC3 (log)", title=f"{name}{', head-only' if i else ''}")
+        ax2 = ax.twinx()                      # the two shares in [0, 1] (NC4 can be exactly 0): linear
+        ax2.plot(m["epoch"], m["train_dlr"], "s--", ms=3, color=cols[-2], label="D_LR (right axis)")
+        ax2.plot(m["epoch"], m["nc4"], "^:", ms=3, color=cols[-1], label="NC4 (right axis)")
+        ax2.set(ylabel="D_LR, NC4", ylim=(0, 1))
         ax2.grid(False)
 axes[0, 0].legend(fontsize="x-small", ncol=2, loc="lower left")
 ax2.legend(fontsize="x-small", loc="upper right")
-fig.suptitle(f"Neural-collapse metrics (log, left) and D_LR (linear, right) over training ({profile} profile)")
+fig.suptitle(f"NC1–NC3 (log, left), D_LR and NC4 (linear, right) over training ({profile} profile)")
 fig.tight_layout()
-nums = {f"{n}, final {lab}": main[n].final(key) for n in names for key, lab in nc + [("train_dlr", "D_LR")]}
-plots.save(fig, "05_collapse_nc_dlr", "NC1, NC2 (equinorm, equiangular), NC3 and NC4 (log axis) and D_LR (linear right axis) "
+nums = {f"{n}, final {lab}": main[n].final(key) for n in names
+        for key, lab in nc + [("nc4", "NC4"), ("train_dlr", "D_LR")]}
+plots.save(fig, "05_collapse_nc_dlr", "NC1, NC2 (equinorm, equiangular) and NC3 (log axis), D_LR and NC4 (linear right axis) "
            "against epoch on the training measurement set: full training (top) and head-only control (bottom).", nums, profile)
 plt.show()
 
@@ -96,7 +100,8 @@ for ax, name in zip(axes[0], names):
     ax.axvline(C - 1, color="0.3", ls="--", lw=1)
     ax.set(xlabel="k", ylabel=r"centred $\rho_k/\rho_1$", title=name)
     ax.legend(fontsize="small")
-fig.suptitle("Centred spectrum: C−1 equal eigenvalues, then nothing, at exact collapse (dashed: k = C−1)")
+fig.suptitle(f"Centred spectrum of the data: exact collapse would give C−1 equal eigenvalues, then nothing "
+             f"(dashed: k = C−1; {profile} profile)")
 fig.tight_layout()
 plots.save(fig, "05_collapse_kernel", "Top centred eigenvalues ρ_k/ρ_1 at initialisation, after full training and after "
            "head-only training (which keeps the initial spectrum exactly, so its curve lies on the thick grey init curve); "

@@ -88,8 +88,10 @@ plt.show()
 # %% [markdown]
 # ## Path density against the target, and clustering of hyperplane angles
 # The path density K(x, x) counts the active paths at x; trained DLGNs should place path-region
-# boundaries at the target's discontinuities. The right panels histogram the hyperplane angles per
-# layer: after training, later layers are expected to cluster (few distinct directions).
+# boundaries at the target's discontinuities. The right panel marks each layer's hyperplane angles,
+# at initialisation and trained. D6 and D7 are measured below: the distance from the target's
+# jumps to the nearest gate boundary, and the share of f̂(θ)'s power in low frequencies over
+# training (`nfl_utils/circle.py`).
 
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(14, 4), gridspec_kw={"width_ratios": [2, 1]})
@@ -102,21 +104,22 @@ for b in CIRCLE_BREAKS:
     axes[0].axvline(b, color="0.5", ls=":", lw=0.8)
 axes[0].set(xlabel="θ", ylabel="normalised value", title="path density K(x, x) and the target")
 axes[0].legend(fontsize="small", loc="upper right")
-for l, V in enumerate(model1.features.hyperplanes()):
-    Vn = V.numpy()
-    a = np.degrees(np.arctan2(Vn[:, 1], Vn[:, 0]))
-    axes[1].hist(a, bins=36, range=(-180, 180), alpha=0.55, color=plots.colors(L)[l], label=f"layer {l + 1}")
-axes[1].set(xlabel="hyperplane normal angle (degrees)", ylabel="count", title="trained hyperplane angles")
-axes[1].yaxis.set_major_locator(plt.MaxNLocator(integer=True))
-axes[1].legend(fontsize="small")
+for l, (V0, V) in enumerate(zip(model0.features.hyperplanes(), model1.features.hyperplanes())):
+    for Vx, y0, mk in ((V0, l + 0.8, "0.6"), (V, l + 1.15, plots.colors(L)[l])):   # init grey, trained colour
+        Vn = Vx.numpy()
+        axes[1].plot(np.degrees(np.arctan2(Vn[:, 1], Vn[:, 0])), np.full(len(Vn), y0), "|", ms=14, mew=2, color=mk)
+axes[1].set(xlabel="hyperplane normal angle (degrees)", xlim=(-180, 180), yticks=range(1, L + 1),
+            yticklabels=[f"layer {l + 1}" for l in range(L)], ylim=(0.5, L + 0.5),
+            title="hyperplane angles per layer (grey: init, colour: trained)")
 fig.suptitle("DLGN on the circle: where the paths are, and how the hyperplanes cluster")
 fig.tight_layout()
 sr = {f"layer {l + 1}: stable rank of normalised V (trained)": stable_rank(V)
       for l, V in enumerate(model1.features.hyperplanes())}
 plots.save(fig, "08_dlgn_circle_paths", "Left: path density K(x, x) along the circle at initialisation and after training, "
-           "with the target (grey) and its discontinuities (dotted). Right: histogram of the trained hyperplane "
-           "normal angles per layer.", sr, profile)
+           "with the target (grey) and its discontinuities (dotted). Right: each layer's hyperplane normal angles, "
+           "at initialisation (grey, lower) and trained (colour, upper).", {**sr, "D6": rows["D6"]["measured"], "D7": rows["D7"]["measured"]}, profile)
 plt.show()
+display(Markdown("\n".join(claims.say(rows[k]) for k in ("D6", "D7"))))
 
 # %% [markdown]
 # ## The overlap kernel's spectrum over training, next to the spectrum of Φ = h^L

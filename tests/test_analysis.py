@@ -195,3 +195,44 @@ def test_c1_tests_early_in_full_data_epochs_and_persistence():
     assert sub["verdict"] == "agrees" and "0.83 full-data" in sub["measured"]
     assert v(a=run([1, 1, 1, 20, 20], n=60_000))["verdict"] == "agrees"     # full-data epoch 5: the bound
     assert v(a=run([1, 1, 1, 20, 20], n=120_000))["verdict"] == "partly"    # 10 full-data epochs: late
+
+
+def test_c5_c7_c8_rules_by_parts_on_synthetic_runs(monkeypatch):
+    from nfl_utils import analysis as A
+    from nfl_utils import claims, verdicts as V
+
+    def run(d_eff, gap, dlr0=0.6, dlr=0.2, seed=0, **m):
+        rows = [{"epoch": 0, "train_c_d_eff": 90.0, "train_u_gap": 1.0, "train_dlr": dlr0, **m},
+                {"epoch": 1, "train_c_d_eff": d_eff, "train_u_gap": gap, "train_dlr": dlr, **m}]
+        return fake_run(rows, seed=seed)
+    C5 = lambda full, v: claims.concentration_claim(full, v, 10, "s")["verdict"]
+    assert C5({"a": run(9.5, 50), "b": run(30, 1.5)}, {"a": "MF", "b": "EF"}) == "agrees"
+    assert C5({"a": run(9.5, 50), "b": run(9.2, 1.5)}, {"a": "MF", "b": "EF"}) == "partly"   # not apart
+    assert C5({"a": run(20, 50)}, {"a": "MF"}) == "partly"                                   # far from C−1
+    assert C5({"a": run(20, 5), "b": run(9, 1.5)}, {"a": "MF", "b": "EF"}) == "disagrees"
+    assert C5({"b": run(9, 1.5)}, {"b": "EF"}) == "not testable here"
+    # C7: the shuffled net must also have moved toward rich from its own initialisation
+    def memo(dlr0, dlr, acc, seed):
+        r = run(9, 1, dlr0, dlr, seed)
+        r.metrics["train_acc"], r.metrics["test_acc"] = 1.0, acc
+        return r
+    clean = [memo(0.6, 0.2, 0.9, s) for s in range(3)]
+    sh = lambda dlr0: [memo(dlr0, 0.1 + 0.01 * s, 0.1, s) for s in range(3)]
+    assert claims.shuffle_claim({"clean": clean, "shuffled": sh(0.6)}, 10, "s")["verdict"] == "agrees"
+    lazy = claims.shuffle_claim({"clean": clean, "shuffled": sh(0.1)}, 10, "s")       # never moved
+    assert lazy["verdict"] == "partly" and "initialisation" in lazy["reason"]
+    # C8: co-movement across checkpoints is a part of its own
+    ks = {0: {"NC1": 2.0, "NC2 equiangular": 0.6, "D_LR": 0.6, "Π*(C)": 0.5, "ρC−1/ρ1 centred": 0.3,
+              "centred tail share": 0.5},
+          -1: {"NC1": 0.01, "NC2 equiangular": 0.1, "D_LR": 0.05, "Π*(C)": 0.99, "ρC−1/ρ1 centred": 0.9,
+               "centred tail share": 0.01}}
+    monkeypatch.setattr(A, "kernel_statement", lambda r, i=-1: ks[i])
+    def nc_run(nc1, nc2, dlr):
+        return fake_run([{"epoch": e, "nc1": a, "nc2_equiangular": b, "train_dlr": c}
+                         for e, (a, b, c) in enumerate(zip(nc1, nc2, dlr))])
+    down = [2.0, 1.0, 0.5, 0.1, 0.01]
+    assert claims.collapse_claim(nc_run(down, [0.6, 0.4, 0.3, 0.2, 0.1], [0.6, 0.4, 0.3, 0.1, 0.05]),
+                                 "s")["verdict"] == "agrees"
+    apart = claims.collapse_claim(nc_run(down, [0.6, 0.4, 0.3, 0.2, 0.1], [0.6, 0.7, 0.8, 0.9, 0.05]), "s")
+    assert apart["verdict"] == "partly" and "together" in apart["reason"]
+    assert V.rank_corr([1, 2, 3], [3, 2, 1]) == pytest.approx(-1) and np.isnan(V.rank_corr([1, 1], [1, 2]))

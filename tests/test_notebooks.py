@@ -137,3 +137,8 @@ def test_claims_table_of_the_smoke_store_covers_every_claim(executed):
     assert ids.count("C11") == 3              # one grokking row per setting: transformer, MLP, MNIST MLP
     for l in lines:
         assert any(f"**{v}**" in l for v in (V.AGREES, V.DISAGREES, V.PARTLY, V.UNTESTABLE)), l
+    import re
+    links = re.findall(r"\]\(([^)]+\.png)\)", table)
+    assert links and all((executed / "figures" / "smoke" / f).exists() for f in links)   # every link resolves
+    assert sum("](" in l.split(" | ")[-1] for l in lines) >= len(lines) - 2    # C3 and C6/D6-like rows may lack one
+    assert f"**{len(lines)} rows: " in table                                     # the summary line

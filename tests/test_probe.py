@@ -264,3 +264,72 @@ def test_weights_files_as_people_save_them_load_and_bad_ones_say_why(tmp_path):
     for f, match in (("junk", "no state dict"), ("text", "cannot be read"), ("other", "does not fit")):
         with pytest.raises(ValueError, match=match):
             load_weights(nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2)), tmp_path / f"{f}.pt")
+
+
+class TinyEncoder(nn.Module):
+    """A BERT-shaped model: model(input_ids=, attention_mask=) → an object with .logits (like a
+    Hugging Face ModelOutput), token features from the module 'encoder'."""
+
+    def __init__(self, vocab=30, d=16, C=3):
+        super().__init__()
+        self.embed, self.encoder, self.classifier = nn.Embedding(vocab, d), nn.Linear(d, d), nn.Linear(d, C)
+
+    def forward(self, input_ids, attention_mask=None):
+        from types import SimpleNamespace
+
+        h = torch.tanh(self.encoder(self.embed(input_ids)))                 # (B, T, d)
+        m = attention_mask.float()[..., None]
+        return SimpleNamespace(logits=self.classifier((h * m).sum(1) / m.sum(1)))
+
+
+def test_tokenised_batches_and_model_outputs_with_each_sequence_reduction():
+    from nfl_utils.spectrum import low_rank_measure
+
+    torch.manual_seed(0)
+    net = TinyEncoder().eval()
+    ids = torch.randint(1, 30, (120, 7))
+    mask = (torch.arange(7)[None] < torch.randint(2, 8, (120, 1))).long()    # padded sequences
+    y = torch.arange(120) % 3
+    batches = [{"input_ids": ids[i:i + 40], "attention_mask": mask[i:i + 40], "labels": y[i:i + 40]}
+               for i in range(0, 120, 40)]
+    with torch.no_grad():
+        h = net.encoder(net.embed(ids))                       # the output of the module 'encoder'
+        logits = net(input_ids=ids, attention_mask=mask).logits
+    m = mask.float()[..., None]
+    last = mask.sum(1) - 1
+    want = {"cls": h[:, 0], "mean": (h * m).sum(1) / m.sum(1), "last": h[torch.arange(120), last]}
+    for how, phi in want.items():
+        rep = probe(net, batches, layer="encoder", reduce=how)
+        assert rep.numbers["dlr"] == pytest.approx(low_rank_measure(phi, logits), abs=1e-8), how
+        assert rep.num_classes == 3 and rep.n == 120
+    with pytest.raises(ValueError, match="reduce must be one of"):
+        probe(net, batches, layer="encoder", reduce="max")
+
+
+def test_a_hooked_layer_that_returns_a_model_output_gives_its_hidden_states():
+    from collections import OrderedDict
+
+    class Out(OrderedDict):                    # how a Hugging Face ModelOutput looks to a hook
+        @property
+        def last_hidden_state(self):
+            return self["last_hidden_state"]
+
+    class Enc(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = nn.Linear(4, 6)
+
+        def forward(self, x):
+            return Out(last_hidden_state=self.lin(x), pooler_output=None)
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.enc, self.head = Enc(), nn.Linear(6, 2)
+
+        def forward(self, x):
+            return self.head(self.enc(x).last_hidden_state)
+    torch.manual_seed(0)
+    net, x = Net(), torch.randn(50, 4)
+    rep = probe(net, [x], layer="enc")
+    assert rep.p == 6 and rep.n == 50

@@ -98,3 +98,20 @@ def test_bad_input_names_the_problem():
     assert all(not m._forward_hooks and not m._forward_pre_hooks for m in net.modules())   # even then
     with pytest.raises(ValueError, match="outside 0..3"):
         Tracker(net, [(x, y + 4)]).measure(0)
+
+
+def test_tokenised_batches_are_tracked_like_probe_measures_them():
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from test_probe import TinyEncoder
+
+    torch.manual_seed(0)
+    net = TinyEncoder()
+    ids, y = torch.randint(1, 30, (90, 6)), torch.arange(90) % 3
+    mask = (torch.arange(6)[None] < torch.randint(2, 7, (90, 1))).long()
+    batches = [{"input_ids": ids[i:i + 30], "attention_mask": mask[i:i + 30], "labels": y[i:i + 30]}
+               for i in range(0, 90, 30)]
+    row = Tracker(net, batches, layers=["encoder"], reduce="mean").measure(0).iloc[0]
+    assert row["dlr"] == pytest.approx(probe(net, batches, layer="encoder", reduce="mean").numbers["dlr"], abs=1e-10)
