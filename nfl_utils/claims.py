@@ -147,7 +147,8 @@ def early_mf_claim(full: dict, setting: str) -> dict:
         v, why = V.AGREES, f"early and persistent: {', '.join(both)}"
     elif any(x["first"] is not None for x in t.values()):
         fail = [p for p, ok in (("early", any(early.values())), ("persists", any(persists.values()))) if not ok]
-        v, why = V.PARTLY, f"MF reached, but no run is {' and '.join(fail) or 'both'}"
+        v, why = V.PARTLY, ("MF reached, but no run is early and persistent" + (f" (fails for every run: "
+                            f"{', '.join(fail)})" if fail else ""))
     else:
         v, why = V.DISAGREES, "no run reaches MF"
     rule = (f"early = first MF by {V.EARLY_EPOCHS} full-data epochs; persists = MF at every later "

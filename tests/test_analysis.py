@@ -186,7 +186,7 @@ def test_c1_tests_early_in_full_data_epochs_and_persistence():
     v = lambda **runs: claims.early_mf_claim(runs, "s")
     assert v(a=run([1, 1, 20, 20, 20]))["verdict"] == "agrees"            # MF at epoch 2, kept
     late = v(a=run([1, 1, 1, 1, 20]))                                      # only the last checkpoint
-    assert late["verdict"] == "partly" and "early and persists" in late["reason"]
+    assert late["verdict"] == "partly" and "fails for every run: early, persists" in late["reason"]
     lost = v(a=run([1, 20, 1, 1, 1]))                                      # early, then lost
     assert lost["verdict"] == "partly" and "persists" in lost["reason"] and "not kept" in lost["measured"]
     assert v(a=run([1, 1, 1, 1, 1]))["verdict"] == "disagrees"
