@@ -29,6 +29,7 @@ import numpy as np
 import torch
 
 from .analysis import regime
+from .config import MAX_WIDTH
 from .collapse import nc2_equiangular, nc2_equinorm, nc3
 from .spectrum import SpectralAccumulator
 
@@ -336,7 +337,7 @@ def stream(model, loader, grabs: dict, features, reduce, num_classes, dev, notes
     return Streamed(accs, C, bool(labelled), isinstance(loader, Iterator))
 
 
-MAX_FEATURES = 16_384     # p×p float64 moments: 2 GiB
+MAX_FEATURES = MAX_WIDTH  # p×p float64 moments: the same bound as a Config's width (2 GiB)
 
 
 def check_width(p: int) -> None:
