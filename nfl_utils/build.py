@@ -8,13 +8,14 @@ import torch
 from .config import Config
 from .data import load_dataset
 from .models import build_model
+from .errors import InputError
 
 
 def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cuda" and not torch.cuda.is_available():
-        raise ValueError("invalid config field device='cuda': no CUDA device here; use 'auto' or 'cpu'")
+        raise InputError("invalid config field device='cuda': no CUDA device here; use 'auto' or 'cpu'")
     return torch.device(name)
 
 

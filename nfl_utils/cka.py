@@ -4,6 +4,7 @@ from __future__ import annotations
 import torch
 
 from .linalg import RANK_RTOL, as_matrix
+from .errors import InputError
 
 
 def low_rank_measure_explicit(phi, outputs, a1: float = 1.0, a2: float = 1.0) -> float:
@@ -39,5 +40,5 @@ def linear_cka(phi_a, phi_b, norm_a: float | None = None, norm_b: float | None =
     nb = torch.linalg.matrix_norm(B.T @ B) if norm_b is None else norm_b
     den = na * nb
     if den <= 0:
-        raise ValueError("a feature map is constant over the sample: CKA is undefined")
+        raise InputError("a feature map is constant over the sample: CKA is undefined")
     return float(num / den)

@@ -564,7 +564,7 @@ def say(row: dict) -> str:
 
 def main(argv=None) -> None:
     """``python -m nfl_utils.claims PROFILE``: one line (no traceback) when runs are missing."""
-    from .store import DamagedRun
+    from .errors import one_line, user_errors
 
     argv = sys.argv[1:] if argv is None else argv
     profile = argv[0] if argv else "quick"
@@ -572,8 +572,8 @@ def main(argv=None) -> None:
         sys.exit(f"error: unknown profile {profile!r}; valid: {', '.join(P.PROFILES)}")
     try:
         print(write(profile))
-    except (FileNotFoundError, DamagedRun) as e:      # the user's store, not a bug: one line
-        sys.exit(f"error: {e}")
+    except user_errors() as e:      # the user's store or machine, not a bug: one line
+        sys.exit(one_line(e))
 
 
 if __name__ == "__main__":

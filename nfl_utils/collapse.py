@@ -11,19 +11,20 @@ import numpy as np
 import torch
 
 from .linalg import as_matrix
+from .errors import InputError
 
 
 def _labels(labels, n, device):
     y = torch.as_tensor(np.asarray(labels) if not isinstance(labels, torch.Tensor) else labels)
     if y.ndim != 1 or y.shape[0] != n:
-        raise ValueError(f"labels must be 1-D with one entry per row of phi ({n}); got {tuple(y.shape)}")
+        raise InputError(f"labels must be 1-D with one entry per row of phi ({n}); got {tuple(y.shape)}")
     if y.is_floating_point():
-        raise ValueError("labels must be integer class indices 0..C-1")
+        raise InputError("labels must be integer class indices 0..C-1")
     y = y.long().to(device)
     C = int(y.max()) + 1
     counts = torch.bincount(y, minlength=C)
     if C < 2 or bool((counts == 0).any()) or int(y.min()) < 0:
-        raise ValueError(f"neural-collapse metrics need at least 2 classes, each present; "
+        raise InputError(f"neural-collapse metrics need at least 2 classes, each present; "
                          f"class counts are {counts.tolist()}")
     return y, C, counts
 
@@ -46,7 +47,7 @@ def nc1(phi, labels, _stats=None) -> float:
     Mc = torch.zeros_like(mu).index_add_(0, y, Xs) / counts[:, None]     # (C, p): μ_c − μ_G
     U, s, _ = torch.linalg.svd(Mc.T / math.sqrt(C), full_matrices=False)   # Σ_B = Mcᵀ Mc / C
     if s.max() <= 0:
-        raise ValueError("all class means coincide: Σ_B = 0 and NC1 is undefined")
+        raise InputError("all class means coincide: Σ_B = 0 and NC1 is undefined")
     # Σ_c n_c (μ_c − μ_G) = 0, so rank Σ_B ≤ C − 1: a C-th singular value is rounding, never kept
     keep = (s > 1e-10 * s.max()) & (torch.arange(len(s), device=s.device) < C - 1)
     Uk = U[:, keep]
@@ -76,7 +77,7 @@ def nc3(phi, labels, weight, _stats=None) -> float:
     mu, mu_g, X, y, C = _stats or class_means(phi, labels)
     W = as_matrix(weight, "weight", device=X.device)
     if W.shape != (C, X.shape[1]):
-        raise ValueError(f"weight must be (C, p) = {(C, X.shape[1])}; got {tuple(W.shape)}")
+        raise InputError(f"weight must be (C, p) = {(C, X.shape[1])}; got {tuple(W.shape)}")
     M = (mu - mu_g).T
     return float(torch.linalg.matrix_norm(W.T / torch.linalg.matrix_norm(W) - M / torch.linalg.matrix_norm(M)))
 

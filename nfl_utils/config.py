@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from .data import DATASETS, canonical_name, num_classes_of
 from .models import ACTIVATIONS, MODELS
+from .errors import InputError
 
 MAX_WIDTH = 16_384      # p×p float64 moments: 2 GiB
 MAX_MODADD_P = 400      # p² pairs of 2p float32 one-hot entries: 0.5 GiB
@@ -87,7 +88,7 @@ class Config:
 
     def validate(self):
         def bad(name, why):
-            raise ValueError(f"invalid config field {name}={getattr(self, name)!r}: {why}")
+            raise InputError(f"invalid config field {name}={getattr(self, name)!r}: {why}")
         if self.dataset not in DATASETS:
             bad("dataset", f"must be one of {', '.join(DATASETS)}")
         if self.model not in MODELS:
@@ -192,7 +193,7 @@ class Config:
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = set(d) - names
         if unknown:
-            raise ValueError(f"unknown config field(s) {sorted(unknown)}; valid: {sorted(names)}")
+            raise InputError(f"unknown config field(s) {sorted(unknown)}; valid: {sorted(names)}")
         return cls(**d)
 
 
@@ -220,7 +221,7 @@ def _coerce(name, value, spec):
     finite floats (1 -> 1.0, so equal configs hash alike), bools are bools."""
     base, optional, seq = spec
     def bad(why):
-        raise ValueError(f"invalid config field {name}={value!r}: {why}")
+        raise InputError(f"invalid config field {name}={value!r}: {why}")
     if value is None:
         return None if optional else bad(f"must be a {base.__name__}")
     if seq:

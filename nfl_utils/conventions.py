@@ -14,6 +14,7 @@ import math
 import torch
 
 from .linalg import RANK_RTOL
+from .errors import InputError
 
 # name → (outputs: "logits" | "probabilities", centred, rank rule: ("rtol", x) | ("energy", x))
 CONVENTIONS = {
@@ -43,7 +44,7 @@ def dlr(phi, outputs, centred: bool = True, rule=("rtol", RANK_RTOL)) -> float:
     U, s, _ = torch.linalg.svd(F, full_matrices=False)
     r = _rank(s, rule)
     if r == 0 or float(s[0]) <= 0:
-        raise ValueError("the outputs span nothing over the sample: D_LR is undefined")
+        raise InputError("the outputs span nothing over the sample: D_LR is undefined")
     Q = U[:, :r]                                                  # (n, r) basis of Ĥ
     num = float((P.T @ Q).square().sum())
     den = float(torch.linalg.matrix_norm(P.T @ P)) * math.sqrt(r)

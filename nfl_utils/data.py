@@ -9,6 +9,7 @@ checked against torchvision's md5 and decompressed into the cache (``NFL_CACHE_D
 """
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -19,6 +20,7 @@ import torch
 
 from .datafiles import (CACHE_ENV, ROOT_ENV, DataError, atomic_write, cache_dir, check_labels,  # noqa: F401
                         read_images)
+from .errors import InputError
 
 DATASETS = ("mnist1d", "mnist", "fashion-mnist", "cifar10", "cifar100", "circle", "oblique-tree", "modadd")
 SYNTHETIC = ("circle", "oblique-tree")   # DLGN benchmarks: generated, unnormalised (geometry matters)
@@ -49,6 +51,15 @@ class DataBundle:
     test_measure_idx: torch.Tensor  # fixed class-balanced subset of the test set
     y_train_clean: torch.Tensor    # the original labels
     shuffled: torch.Tensor         # bool mask of training examples whose label was shuffled
+
+    def digest(self) -> str:
+        """sha256 of the tensors a run trains and is measured on (recorded in its meta.json)."""
+        h = hashlib.sha256()
+        for t in (self.x_train, self.y_train, self.x_test, self.y_test):
+            c = t.detach().cpu().contiguous()
+            h.update(f"{tuple(c.shape)}{c.dtype}".encode())
+            h.update(c.view(torch.uint8).numpy().tobytes() if c.numel() else b"")
+        return h.hexdigest()
     mean: tuple = field(default=())
     std: tuple = field(default=())
     x_val: torch.Tensor | None = None   # a validation split, where the dataset has one (oblique-tree)
@@ -102,9 +113,9 @@ def load_dataset(name: str = "mnist1d", root=None, *, train_size: int | None = N
     """
     key = canonical_name(name)
     if key not in DATASETS:
-        raise ValueError(f"unknown dataset {name!r}; valid names: {', '.join(DATASETS)}")
+        raise InputError(f"unknown dataset {name!r}; valid names: {', '.join(DATASETS)}")
     if not 0.0 <= shuffle_fraction <= 1.0:
-        raise ValueError(f"shuffle_fraction must be in [0, 1], got {shuffle_fraction}")
+        raise InputError(f"shuffle_fraction must be in [0, 1], got {shuffle_fraction}")
     num_classes = num_classes_of(key, modadd_p)
     if key in SYNTHETIC:
         xtr, ytr, xte, yte = _circle() if key == "circle" else _oblique_tree()
@@ -126,7 +137,7 @@ def load_dataset(name: str = "mnist1d", root=None, *, train_size: int | None = N
 
     if train_size is not None:
         if train_size > len(ytr) or train_size < num_classes:
-            raise ValueError(f"train_size={train_size} must be between {num_classes} and the "
+            raise InputError(f"train_size={train_size} must be between {num_classes} and the "
                              f"{len(ytr)} training examples of {key}")
         idx = class_balanced_indices(ytr, train_size, num_classes, seed=seed)
         xtr, ytr = xtr[idx], ytr[idx]
@@ -200,7 +211,7 @@ def class_balanced_indices(labels, size: int, num_classes: int, seed: int = 0) -
         pool = torch.nonzero(labels == c).flatten()
         want = per + (1 if c < extra else 0)
         if want > len(pool):
-            raise ValueError(f"class {c} has {len(pool)} examples, fewer than the {want} a "
+            raise InputError(f"class {c} has {len(pool)} examples, fewer than the {want} a "
                              f"class-balanced subset of {size} needs; ask for a smaller size")
         chosen.append(pool[torch.randperm(len(pool), generator=g)[:want]])
     return torch.sort(torch.cat(chosen)).values

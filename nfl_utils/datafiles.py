@@ -14,6 +14,8 @@ import tarfile
 import tempfile
 from pathlib import Path
 
+from .errors import NflError
+
 import numpy as np
 import torch
 
@@ -23,7 +25,7 @@ OFFLINE_HINT = ("or use the offline profile, which needs no download: make figur
                 "(mnist1d, generated on this machine)")
 
 
-class DataError(RuntimeError):
+class DataError(NflError, RuntimeError):
     """Data missing, corrupted or unreadable; the message says what to do."""
 
 
@@ -35,6 +37,8 @@ TORCHVISION_NAMES = {"mnist": "MNIST", "fashion-mnist": "FashionMNIST", "cifar10
 
 
 NO_WRITE = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
+NOT_A_FOLDER = {errno.ENOTDIR, errno.EEXIST, errno.EISDIR}     # a file stands where a folder goes
+NO_WRITE |= NOT_A_FOLDER
 
 
 def read_images(key, root, download, verify):
@@ -56,9 +60,15 @@ def check_labels(key, ys: dict, num_classes: int, where) -> None:
                             f"under {where} are corrupted. Replace them with torchvision's originals.")
 
 
+def flat(e: BaseException) -> str:
+    """An error's message on one line (a download's error holds a log of several)."""
+    return " ".join(str(e).split())
+
+
 def cannot_write(e: OSError) -> DataError:
     """A permission or disk error, said as such: the path and the variable to set."""
-    return DataError(f"cannot write {e.filename or 'into the data cache'}: {e.strerror}. The decompressed "
+    why = " (a file stands where a folder is needed)" if e.errno in NOT_A_FOLDER else ""
+    return DataError(f"cannot write {e.filename or 'into the data cache'}: {e.strerror}{why}. The decompressed "
                      f"datasets go to the cache {cache_dir()}: set {CACHE_ENV} to a writable folder with a "
                      f"few hundred MB free")
 
@@ -186,7 +196,7 @@ def _read_mnist_like(key, root, download, verify):
             cls(str(cache_root), train=True, download=True)
             return _tv_load(cls, cache_root)
         except Exception as e:  # no network, most often
-            raise DataError(_missing_message(key, where, urls) + f" (download failed: {e})") from e
+            raise DataError(_missing_message(key, where, urls) + f" (download failed: {flat(e)})") from e
     raise DataError(_missing_message(key, where, urls))
 
 
@@ -225,7 +235,7 @@ def _read_cifar(key, root, download, verify):
         try:
             cls(str(cache_root), train=True, download=True)
         except Exception as e:
-            raise DataError(msg + f" (download failed: {e})") from e
+            raise DataError(msg + f" (download failed: {flat(e)})") from e
         return _cifar_from_folder(key, cls, cache_root / cls.base_folder, verify)
     raise DataError(msg)
 

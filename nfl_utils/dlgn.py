@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from .cka import cka_kernels
+from .errors import InputError
 
 
 class DLGNFeatures(nn.Module):
@@ -22,7 +23,7 @@ class DLGNFeatures(nn.Module):
                  sf: bool = False):
         super().__init__()
         if value_input not in ("pwc", "x"):
-            raise ValueError(f"value_input must be 'pwc' or 'x', got {value_input!r}")
+            raise InputError(f"value_input must be 'pwc' or 'x', got {value_input!r}")
         self.d, self.width, self.depth, self.beta, self.value_input, self.sf = d, width, depth, beta, value_input, sf
         self.hard = False   # True: hard gates 1[η ≥ 0] in forward (analysis)
         self.gates = nn.ModuleList(nn.Linear(d if (l == 0 or sf) else width, width, bias=False) for l in range(depth))
@@ -89,7 +90,7 @@ def path_indicators(feats: DLGNFeatures, x) -> torch.Tensor:
 def path_weights(feats: DLGNFeatures, head: nn.Linear) -> torch.Tensor:
     """g_π for every path and output (pwc value input): U^{L+1}[c, i_L] ∏_ℓ U^ℓ[i_ℓ, i_{ℓ−1}] · U^1[i_1], shape (C, width^L)."""
     if feats.value_input != "pwc":
-        raise ValueError("path weights are defined here for the 'pwc' value input (z = 1)")
+        raise InputError("path weights are defined here for the 'pwc' value input (z = 1)")
     m = feats.width
     w = feats.values[0].weight[:, 0]                          # (m,) = U^1 · 1, indexed by i_1
     for v in feats.values[1:]:                                # extend every path by one unit
@@ -133,5 +134,5 @@ def transplant_gates(model: nn.Module, state: dict) -> None:
     prefix = "features.gates."
     gates = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
     if not gates:
-        raise ValueError("the source run has no DLGN gating network (no 'features.gates.*' weights)")
+        raise InputError("the source run has no DLGN gating network (no 'features.gates.*' weights)")
     model.features.gates.load_state_dict(gates)

@@ -8,6 +8,7 @@ import numpy as np
 import torch
 from scipy.linalg import eigh as scipy_eigh
 from scipy.linalg.blas import dsyrk
+from .errors import InputError
 
 EIG_RTOL = 1e-10    # modes with ρ_k < EIG_RTOL·ρ_1 are dropped (measures.md)
 RANK_RTOL = 1e-6    # singular values of the centred outputs below RANK_RTOL·s_max are dropped [ours]:
@@ -48,25 +49,25 @@ def as_matrix(x, name: str, n: int | None = None, device=None, allow_1d: bool = 
             warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
             t = torch.from_numpy(np.asarray(x))
     if t.is_complex():
-        raise ValueError(f"{name} is complex ({t.dtype}); the measures take real values")
+        raise InputError(f"{name} is complex ({t.dtype}); the measures take real values")
     if device is not None:
         t = t.to(device)
     if t.ndim == 1 and allow_1d:
         if not (t.is_floating_point() or t.dtype == torch.bool):
-            raise ValueError(f"{name} is a 1-D vector of integers: class labels? Pass one_hot(labels, C) "
+            raise InputError(f"{name} is a 1-D vector of integers: class labels? Pass one_hot(labels, C) "
                              f"(nfl_utils.linalg.one_hot) for C classes, or floats (labels.float()) for "
                              f"one regression column")
         t = t[:, None]
     if t.ndim != 2:
         hint = " (a single column is written x[:, None])" if t.ndim == 1 else ""
-        raise ValueError(f"{name} must be a 2-D array (n, columns); got shape {tuple(t.shape)}{hint}")
+        raise InputError(f"{name} must be a 2-D array (n, columns); got shape {tuple(t.shape)}{hint}")
     if t.shape[0] == 0 or t.shape[1] == 0:
-        raise ValueError(f"{name} is empty (shape {tuple(t.shape)}): need at least one row and column")
+        raise InputError(f"{name} is empty (shape {tuple(t.shape)}): need at least one row and column")
     if n is not None and t.shape[0] != n:
-        raise ValueError(f"{name} has {t.shape[0]} rows but phi has {n}: pass the same samples")
+        raise InputError(f"{name} has {t.shape[0]} rows but phi has {n}: pass the same samples")
     t = t.to(torch.float64)        # first: a float16 column sum can overflow where float64 does not
     if check_finite and not bool(torch.isfinite(t.sum(0)).all()):
-        raise ValueError(f"{name} contains NaN or inf values; check the network (diverged "
+        raise InputError(f"{name} contains NaN or inf values; check the network (diverged "
                          "training, a too-large learning rate) before measuring")
     return t
 
@@ -114,7 +115,7 @@ def eig_desc(M):
 
 def drop_small(evals, evecs):
     if evals.numel() == 0 or evals[0] <= 0:
-        raise ValueError("phi is identically zero (after centring, if asked): it has no modes. "
+        raise InputError("phi is identically zero (after centring, if asked): it has no modes. "
                          "Check for dead units or a constant feature map.")
     keep = evals > EIG_RTOL * evals[0]
     if bool(keep.all()):

@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from . import initial as shared
 from .collapse import class_means, nc1, nc2_equiangular, nc2_equinorm, nc3, nc4, nearest_class_mean
 from .spectrum import SpectralAccumulator
+from .errors import InputError
 
 TOP_INPUTS = 8   # inputs stored per eigenfunction: those that excite it most
 
@@ -279,7 +280,7 @@ def s_init(phi, ref: Reference, acc) -> float:
     num = torch.linalg.matrix_norm(phi.T @ ref.centred.to(phi.device)) ** 2
     den = acc.centred_gram_norm() * ref.norm
     if den <= 0:
-        raise ValueError("a feature map is constant over the sample: CKA is undefined")
+        raise InputError("a feature map is constant over the sample: CKA is undefined")
     return float(num / den)
 
 

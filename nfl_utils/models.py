@@ -7,6 +7,7 @@ import math
 import torch
 import torch.nn.functional as F
 from torch import nn
+from .errors import InputError
 
 MODELS = ("mlp", "cnn", "vgg16", "vgg16_bn", "resnet18", "dlgn", "dlgn_sf", "transformer")
 ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "gelu": nn.GELU, "linear": nn.Identity}
@@ -28,7 +29,7 @@ class Net(nn.Module):
 
 def _act(name):
     if name not in ACTIVATIONS:
-        raise ValueError(f"unknown activation {name!r}; valid: {', '.join(ACTIVATIONS)}")
+        raise InputError(f"unknown activation {name!r}; valid: {', '.join(ACTIVATIONS)}")
     return ACTIVATIONS[name]()
 
 
@@ -76,7 +77,7 @@ def cnn(input_shape, num_outputs, width=256, channels=32, activation="relu", bat
                              nn.Conv2d(channels, 2 * channels, 3, padding=1), *bn(2 * channels, 2), _act(activation),
                              nn.MaxPool2d(2))
     else:
-        raise ValueError(f"cnn takes (L,) or (C, H, W) inputs; got shape {tuple(input_shape)}")
+        raise InputError(f"cnn takes (L,) or (C, H, W) inputs; got shape {tuple(input_shape)}")
     with torch.no_grad():
         flat = body.eval()(torch.zeros(1, *input_shape)).numel()
     feats = nn.Sequential(body, nn.Flatten(), nn.Linear(flat, width), _act(activation))
@@ -91,7 +92,7 @@ def vgg16(input_shape, num_outputs, batch_norm=False, base: int = 64):
     standard base = 64), one Linear head. A smaller ``base`` scales every layer's channels by
     base/64: the same depth (what makes VGG16 hard to train without batch norm), a CPU's cost."""
     if len(input_shape) != 3:
-        raise ValueError(f"vgg16 needs image inputs (C, H, W); got {tuple(input_shape)}")
+        raise InputError(f"vgg16 needs image inputs (C, H, W); got {tuple(input_shape)}")
     layers, c = [], input_shape[0]
     for v in VGG16_CFG:
         if v == "M":
@@ -110,7 +111,7 @@ def resnet18(input_shape, num_outputs):
     from torchvision.models import resnet18 as tv_resnet18
 
     if len(input_shape) != 3:
-        raise ValueError(f"resnet18 needs image inputs (C, H, W); got {tuple(input_shape)}")
+        raise InputError(f"resnet18 needs image inputs (C, H, W); got {tuple(input_shape)}")
     r = tv_resnet18(num_classes=num_outputs)
     r.conv1 = nn.Conv2d(input_shape[0], 64, 3, stride=1, padding=1, bias=False)
     feats = nn.Sequential(r.conv1, r.bn1, r.relu, r.layer1, r.layer2, r.layer3, r.layer4, r.avgpool, nn.Flatten())
@@ -137,7 +138,7 @@ def build_model(name: str, input_shape, num_outputs: int, *, width=256, depth=2,
         from .dlgn import dlgn
         f, h = dlgn(input_shape, num_outputs, width, depth, dlgn_beta, value_input, sf=key == "dlgn_sf")
     else:
-        raise ValueError(f"unknown model {name!r}; valid names: {', '.join(MODELS)}")
+        raise InputError(f"unknown model {name!r}; valid names: {', '.join(MODELS)}")
     net = Net(f, h, output_scale)
     if init_scale != 1.0:
         with torch.no_grad():

@@ -17,6 +17,8 @@ import matplotlib
 import numpy as np
 import seaborn as sns
 
+from .paths import default_dir
+
 FIG_ENV = "NFL_FIGURES_DIR"
 PALETTE = "colorblind"
 
@@ -33,7 +35,7 @@ def short_errors(shell=None):
         shell = get_ipython()
     if shell is None or os.environ.get("NFL_DEBUG"):
         return
-    from .train import user_errors
+    from .errors import user_errors
 
     def one_line(sh, etype, value, tb, tb_offset=None):
         line = f"{etype.__name__}: {value}  (NFL_DEBUG=1 shows the traceback)"
@@ -55,7 +57,8 @@ def colors(n: int):
 
 
 def figures_dir(profile: str) -> Path:
-    return Path(os.environ.get(FIG_ENV, "figures")).expanduser() / profile
+    env = os.environ.get(FIG_ENV)
+    return (Path(env).expanduser() if env else default_dir("figures")) / profile
 
 
 def save(fig, stem: str, caption: str, numbers: dict | None = None, profile: str = "quick") -> Path:

@@ -32,6 +32,7 @@ from .analysis import regime
 from .config import MAX_WIDTH
 from .collapse import nc2_equiangular, nc2_equinorm, nc3
 from .spectrum import SpectralAccumulator
+from .errors import InputError
 
 X_KEYS = ("x", "input", "inputs", "image", "images", "pixel_values", "data")
 Y_KEYS = ("y", "label", "labels", "target", "targets")
@@ -51,17 +52,17 @@ def split_batch(batch):
     if isinstance(batch, dict):
         x = next((batch[k] for k in X_KEYS if k in batch), None)
         if x is None:
-            raise ValueError(f"a dict batch needs one of the keys {', '.join(X_KEYS)}; got {', '.join(batch)}")
+            raise InputError(f"a dict batch needs one of the keys {', '.join(X_KEYS)}; got {', '.join(batch)}")
         return x, next((batch[k] for k in Y_KEYS if k in batch), None)
     if isinstance(batch, (tuple, list)) and batch:
         return batch[0], (batch[1] if len(batch) > 1 else None)
-    raise ValueError(f"cannot read a batch of type {type(batch).__name__}: give tensors, (x, y) tuples or dicts")
+    raise InputError(f"cannot read a batch of type {type(batch).__name__}: give tensors, (x, y) tuples or dicts")
 
 
 def last_linear(model) -> str:
     names = [n for n, m in model.named_modules() if isinstance(m, torch.nn.Linear)]
     if not names:
-        raise ValueError("the model has no nn.Linear: name a layer (layer=...) or pass features=callable")
+        raise InputError("the model has no nn.Linear: name a layer (layer=...) or pass features=callable")
     return names[-1]
 
 
@@ -74,7 +75,7 @@ class Grab:
         self.name = layer if layer is not None else last_linear(model)
         if self.name not in modules:
             cands = [n for n in modules if n]
-            raise ValueError(f"no module named {self.name!r}; candidates: {', '.join(cands[-40:])}"
+            raise InputError(f"no module named {self.name!r}; candidates: {', '.join(cands[-40:])}"
                              + (f" (and {len(cands) - 40} more)" if len(cands) > 40 else ""))
         self.value = None
         mod = modules[self.name]
@@ -103,7 +104,7 @@ def as_features(phi: torch.Tensor, reduce: str, notes: list, mask=None) -> torch
     if phi.ndim == 2:
         return phi
     if phi.ndim < 2:
-        raise ValueError(f"features must have a batch dimension; got shape {tuple(phi.shape)}")
+        raise InputError(f"features must have a batch dimension; got shape {tuple(phi.shape)}")
     if reduce in ("cls", "mean", "last"):
         return sequence_features(phi, reduce, mask, notes)
     if reduce == "pool":
@@ -121,7 +122,7 @@ def sequence_features(h: torch.Tensor, how: str, mask, notes: list) -> torch.Ten
     """(n, d) from token features h (n, t, d): the first token, the mean over the unmasked tokens,
     or the last unmasked token (``mask`` (n, t) of 0/1; all tokens count without one)."""
     if h.ndim != 3:
-        raise ValueError(f"reduce={how!r} takes token features (n, t, d); got shape {tuple(h.shape)}")
+        raise InputError(f"reduce={how!r} takes token features (n, t, d); got shape {tuple(h.shape)}")
     m = torch.ones(h.shape[:2], device=h.device) if mask is None else torch.as_tensor(mask).to(h.device).float()
     _note(notes, f"token features (n, t, d) reduced by {how!r}" + ("" if mask is not None else " (no mask)"))
     if how == "cls":
@@ -233,11 +234,11 @@ def probe(model=None, loader=None, layer: str | None = None, num_classes: int | 
         also 'cls', 'mean' (over the attention mask) or 'last' (the last unmasked token).
     """
     if loader is None:
-        raise ValueError("give a loader (any iterable of batches)")
+        raise InputError("give a loader (any iterable of batches)")
     if model is None and features is None:
-        raise ValueError("give a model, or features=callable")
+        raise InputError("give a model, or features=callable")
     if reduce not in REDUCE:
-        raise ValueError(f"reduce must be one of {', '.join(REDUCE)}, got {reduce!r}")
+        raise InputError(f"reduce must be one of {', '.join(REDUCE)}, got {reduce!r}")
     modes = {m: m.training for m in model.modules()} if model is not None else {}
     if model is not None:
         model.eval()
@@ -289,16 +290,16 @@ def logits_of(out):
 def _targets(y, i, C, labelled, out, device):
     """(one-hot targets or None, C) of batch ``i``, checking labels against the first batch."""
     if labelled != (y is not None):
-        raise ValueError(f"batch {i} {'lacks' if labelled else 'has'} labels unlike the first batch")
+        raise InputError(f"batch {i} {'lacks' if labelled else 'has'} labels unlike the first batch")
     if not labelled:
         return None, C
     if C is None:
         if out is None:
-            raise ValueError("the loader has labels but the model gives no (n, C) output: pass num_classes")
+            raise InputError("the loader has labels but the model gives no (n, C) output: pass num_classes")
         C = out.shape[1]
     y = class_labels(y, i).to(device)
     if int(y.min()) < 0 or int(y.max()) >= C:
-        raise ValueError(f"batch {i} has labels outside 0..{C - 1}: pass the right num_classes")
+        raise InputError(f"batch {i} has labels outside 0..{C - 1}: pass the right num_classes")
     return torch.nn.functional.one_hot(y, C).double(), C
 
 
@@ -323,17 +324,17 @@ def stream(model, loader, grabs: dict, features, reduce, num_classes, dev, notes
         mask = x.get("attention_mask") if isinstance(x, dict) else None
         for n, phi in phis.items():
             if phi is None:
-                raise ValueError(f"the hook on {n!r} saw nothing in batch {i}: is it on the forward path?")
+                raise InputError(f"the hook on {n!r} saw nothing in batch {i}: is it on the forward path?")
             phi = as_features(phi.detach(), reduce, notes, mask)
             if accs[n].n == 0:
                 check_width(phi.shape[1])
             if not bool(torch.isfinite(phi.double().sum(0)).all()):
-                raise ValueError(f"the features of {n!r} in batch {i} contain NaN or inf: check the model "
+                raise InputError(f"the features of {n!r} in batch {i} contain NaN or inf: check the model "
                                  f"and its inputs (nothing is stored)")
             accs[n].update(phi, None if targets is None else targets.to(phi.device),
                            out.double().to(phi.device) if out is not None else None)
     if not any(a.n for a in accs.values()):
-        raise ValueError("the loader gave no batches")
+        raise InputError("the loader gave no batches")
     return Streamed(accs, C, bool(labelled), isinstance(loader, Iterator))
 
 
@@ -342,7 +343,7 @@ MAX_FEATURES = MAX_WIDTH  # p×p float64 moments: the same bound as a Config's w
 
 def check_width(p: int) -> None:
     if p > MAX_FEATURES:
-        raise ValueError(f"the features have {p:,} columns: their p×p float64 moments would need "
+        raise InputError(f"the features have {p:,} columns: their p×p float64 moments would need "
                          f"{p * p * 8 / 2 ** 30:,.0f} GiB. Pool them (reduce='pool'), or probe a narrower "
                          f"layer (layer=...); at most {MAX_FEATURES:,} columns")
 
@@ -353,7 +354,7 @@ def _as_tensor(x, what: str, i: int) -> torch.Tensor:
     try:
         return torch.as_tensor(np.asarray(x))
     except (TypeError, ValueError) as e:
-        raise ValueError(f"batch {i}: the {what} are not numbers ({type(x).__name__}: {e})") from None
+        raise InputError(f"batch {i}: the {what} are not numbers ({type(x).__name__}: {e})") from None
 
 
 def class_labels(y, i: int) -> torch.Tensor:
@@ -361,10 +362,10 @@ def class_labels(y, i: int) -> torch.Tensor:
     t = _as_tensor(y, "labels", i)
     if t.is_floating_point():
         if not bool((t == t.round()).all()):
-            raise ValueError(f"batch {i} has non-integral labels (e.g. {float(t[t != t.round()][0])}): "
+            raise InputError(f"batch {i} has non-integral labels (e.g. {float(t[t != t.round()][0])}): "
                              f"class labels are integers 0..C-1")
     elif t.dtype == torch.bool or t.is_complex():
-        raise ValueError(f"batch {i} has labels of type {t.dtype}: class labels are integers 0..C-1")
+        raise InputError(f"batch {i} has labels of type {t.dtype}: class labels are integers 0..C-1")
     return t.long().flatten() if t.ndim > 1 and t.shape[-1] == 1 else t.long()
 
 
@@ -447,7 +448,7 @@ def as_rgb_images(x: torch.Tensor) -> torch.Tensor:
     if x.ndim == 2:
         x = x[:, None, None, :]
     if x.ndim != 4:
-        raise ValueError(f"expected (n, L) signals or (n, c, h, w) images, got shape {tuple(x.shape)}")
+        raise InputError(f"expected (n, L) signals or (n, c, h, w) images, got shape {tuple(x.shape)}")
     return x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x
 
 
@@ -483,7 +484,7 @@ def from_run(run_hash: str, split: str = "train", checkpoint: int | None = None,
         path = matches[0]
     run = load_run(path)
     if run.is_regression:
-        raise ValueError(f"run {run.hash} is a regression run: probe measures classifiers")
+        raise InputError(f"run {run.hash} is a regression run: probe measures classifiers")
     data = run.data()
     idx = data.measure_idx if split == "train" else data.test_measure_idx
     x, y = (data.x_train, data.y_train) if split == "train" else (data.x_test, data.y_test)
@@ -501,7 +502,7 @@ def from_torchvision(arch: str, weights: str | None, dataset: str, split: str, l
     from .data import load_dataset
 
     if not hasattr(torchvision.models, arch):
-        raise ValueError(f"torchvision.models has no architecture {arch!r}")
+        raise InputError(f"torchvision.models has no architecture {arch!r}")
     data = load_dataset(dataset, measure_size=10, test_measure_size=10)
     C = num_classes or data.num_classes
     model = getattr(torchvision.models, arch)(num_classes=C)
@@ -513,7 +514,7 @@ def from_torchvision(arch: str, weights: str | None, dataset: str, split: str, l
     grey = x.ndim != 4 or x.shape[1] == 1
     x = as_rgb_images(x)
     if C < data.num_classes:
-        raise ValueError(f"--num-classes {C} is below the {data.num_classes} classes of {dataset}")
+        raise InputError(f"--num-classes {C} is below the {data.num_classes} classes of {dataset}")
     rep = probe(model, _tensor_loader(x, y, batch_size), layer=layer, num_classes=C, reduce=reduce)
     if grey:
         rep.notes.append("grey images (or signals) repeated to three channels")
@@ -529,7 +530,7 @@ def state_dict_of(obj, path) -> dict:
             obj = obj[key]
             break
     if not isinstance(obj, dict) or not obj or not all(isinstance(v, torch.Tensor) for v in obj.values()):
-        raise ValueError(f"{path} holds no state dict (name → tensor), nor a checkpoint dict with one "
+        raise InputError(f"{path} holds no state dict (name → tensor), nor a checkpoint dict with one "
                          f"under 'state_dict' or 'model'; save it with torch.save(model.state_dict(), …)")
     for prefix in ("module.", "_orig_mod."):
         if all(k.startswith(prefix) for k in obj):
@@ -544,14 +545,14 @@ def load_weights(model, path) -> None:
     except FileNotFoundError:
         raise
     except Exception as e:              # not a torch file, or one that would run code: never loaded
-        raise ValueError(f"{path} cannot be read as plain tensors ({e.__class__.__name__}): give a file "
+        raise InputError(f"{path} cannot be read as plain tensors ({e.__class__.__name__}): give a file "
                          f"written by torch.save(model.state_dict(), …)") from None
     state = state_dict_of(obj, path)
     try:
         model.load_state_dict(state)
     except RuntimeError as e:
         first = str(e).splitlines()[1:2] or [str(e)[:200]]
-        raise ValueError(f"{path} does not fit the architecture: {first[0].strip()} (check --arch and "
+        raise InputError(f"{path} does not fit the architecture: {first[0].strip()} (check --arch and "
                          f"--num-classes)") from None
 
 
@@ -571,7 +572,7 @@ def main(argv=None):
     ap.add_argument("--out", default="build/probe", help="folder for the figure and the JSON")
     ap.add_argument("--debug", action="store_true", help="show the traceback of an error")
     args = ap.parse_args(argv)
-    from .train import user_errors
+    from .errors import one_line, user_errors
 
     try:
         if args.arch:
@@ -587,7 +588,7 @@ def main(argv=None):
     except user_errors() as e:
         if args.debug:
             raise
-        sys.exit(f"error: {e}")
+        sys.exit(one_line(e))
     print(title)
     print(rep.text())
     out = Path(args.out)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 
 from .config import Config
+from .errors import InputError
 
 PROFILES = ("quick", "full", "offline", "smoke", "paper")
 SEEDS = (0, 1, 2)
@@ -271,7 +272,7 @@ def table(profile: str) -> dict[str, Config]:
         return shrink(FULL)
     if profile == "paper":
         return {**QUICK, **PAPER}
-    raise ValueError(f"unknown profile {profile!r}; valid: {', '.join(PROFILES)}")
+    raise InputError(f"unknown profile {profile!r}; valid: {', '.join(PROFILES)}")
 
 
 def groups(profile: str) -> list[str]:
@@ -284,7 +285,7 @@ def group(profile: str, name: str) -> dict[str, Config]:
     out = {k.split(": ", 1)[1]: v for k, v in table(profile).items() if k.split(": ", 1)[0] == name}
     if not out:
         groups = sorted({k.split(": ", 1)[0] for k in table(profile)})
-        raise ValueError(f"profile {profile!r} has no group {name!r}; groups: {', '.join(groups)}")
+        raise InputError(f"profile {profile!r} has no group {name!r}; groups: {', '.join(groups)}")
     return out
 
 

@@ -16,6 +16,7 @@ import pandas as pd
 import torch
 
 from .config import Config
+from .errors import InputError
 
 
 def _kind(centred: bool) -> str:
@@ -68,7 +69,7 @@ class Run:
     # -- per-checkpoint arrays, trimmed
     def _spectral(self, what: str, checkpoint: int, split: str, centred: bool) -> np.ndarray:
         if split not in ("train", "test"):
-            raise ValueError(f"split must be 'train' or 'test'; got {split!r}")
+            raise InputError(f"split must be 'train' or 'test'; got {split!r}")
         key = f"{split}_{_kind(centred)}_{what}"
         if key not in self.arrays:
             raise KeyError(f"run {self.hash} has no {split}-set spectra: train it with test_spectra=True "

@@ -19,6 +19,7 @@ import torch
 from .cka import cka_kernels, linear_cka, low_rank_measure_explicit  # noqa: F401  (public API)
 from .linalg import (EIG_RTOL, RANK_RTOL, ArrayKind, FewSamplesWarning, as_matrix, drop_small,  # noqa: F401
                      eig_desc, eigh, one_hot, one_hot_labels, syrk_, warn_few)
+from .errors import InputError
 
 def _owns(phi: torch.Tensor, given) -> bool:
     """Whether ``phi`` (as_matrix of ``given``) is a copy this module made, so in-place work cannot
@@ -62,20 +63,20 @@ class SpectralAccumulator:
         phi = as_matrix(phi, "phi", device=dev, check_finite=False)
         n, p = phi.shape
         if self.S is not None and p != self.S.shape[0]:
-            raise ValueError(f"phi has {p} columns in this batch but {self.S.shape[0]} before")
+            raise InputError(f"phi has {p} columns in this batch but {self.S.shape[0]} before")
         given = {k: v for k, v in (("targets", targets), ("outputs", outputs)) if v is not None}
         if set(given) & set(self.heads):
-            raise ValueError(f"{sorted(set(given) & set(self.heads))} already come from linear_outputs(); "
+            raise InputError(f"{sorted(set(given) & set(self.heads))} already come from linear_outputs(); "
                              "pass them one way only")
         if self.n and set(given) != set(self.stats):
-            raise ValueError(f"every batch must give the same arrays; first batch had "
+            raise InputError(f"every batch must give the same arrays; first batch had "
                              f"{sorted(self.stats) or 'phi only'}, this one {sorted(given) or 'phi only'}")
         # shift by the reference row, in place when as_matrix made a copy (float32 input)
         ref = self.ref if self.ref is not None else phi[0].clone()
         phi = phi.sub_(ref) if _owns(phi, given_phi) else phi - ref
         col = phi.sum(0)        # any NaN/inf entry (or in the reference row) makes a column sum non-finite
         if not bool(torch.isfinite(col).all()):
-            raise ValueError("phi contains NaN or inf values; check the network (diverged training, "
+            raise InputError("phi contains NaN or inf values; check the network (diverged training, "
                              "a too-large learning rate) before measuring")
         Fs = {name: as_matrix(F, name, n=n, device=dev, allow_1d=True) for name, F in given.items()}
         if self.S is None:
@@ -91,7 +92,7 @@ class SpectralAccumulator:
                                     torch.zeros(C, C, dtype=torch.float64, device=dev), g]
         for name, F in Fs.items():
             if F.shape[1] != self.stats[name][1].shape[0]:
-                raise ValueError(f"{name} has {F.shape[1]} columns in this batch but "
+                raise InputError(f"{name} has {F.shape[1]} columns in this batch but "
                                  f"{self.stats[name][1].shape[0]} before")
         syrk_(self.S, phi)     # upper triangle of Σ(φ−r)(φ−r)ᵀ on the CPU (half the flops), full elsewhere
         self.sphi += col
@@ -130,15 +131,15 @@ class SpectralAccumulator:
         eigendecomposition of Φ is kept: a frozen Φ with a changing head costs O(p²C))."""
         self._check()
         if name in self.stats:
-            raise ValueError(f"{name!r} were given to update(); pass them one way only")
+            raise InputError(f"{name!r} were given to update(); pass them one way only")
         p = self.S.shape[0]
         W = as_matrix(weight, "weight", device=self.kind.device)
         if W.shape[1] != p:
-            raise ValueError(f"weight must be (C, p) with p = {p} (the features' width); got {tuple(W.shape)}")
+            raise InputError(f"weight must be (C, p) with p = {p} (the features' width); got {tuple(W.shape)}")
         b = torch.zeros(W.shape[0], dtype=torch.float64, device=W.device) if bias is None else \
             as_matrix(bias, "bias", device=W.device, allow_1d=True)[:, 0]
         if b.shape[0] != W.shape[0]:
-            raise ValueError(f"bias has {b.shape[0]} entries but weight has {W.shape[0]} rows (outputs)")
+            raise InputError(f"bias has {b.shape[0]} entries but weight has {W.shape[0]} rows (outputs)")
         self.heads[name] = (W, b)
         self._memo = {k: v for k, v in self._memo.items() if not (isinstance(k, tuple) and name in k)}
         return self
@@ -189,20 +190,20 @@ class SpectralAccumulator:
         the shifted rows, so no second pass over the data is needed."""
         self._check()
         if "targets" not in self.stats:
-            raise ValueError("class moments need one-hot targets: pass targets= to update()")
+            raise InputError("class moments need one-hot targets: pass targets= to update()")
         PF, counts, _, g = self.stats["targets"]
         if bool(g.any()):
-            raise ValueError("class moments need one-hot targets; these targets are dense")
+            raise InputError("class moments need one-hot targets; these targets are dense")
         if bool((counts == 0).any()):
             missing = torch.nonzero(counts == 0).flatten().tolist()
-            raise ValueError(f"classes {missing[:10]} have no samples: neural-collapse statistics need every class")
+            raise InputError(f"classes {missing[:10]} have no samples: neural-collapse statistics need every class")
         mu_shift = (PF / counts).T                                   # (C, p), shifted by the reference row
         within = self._sym() - (mu_shift.T * counts) @ mu_shift
         return mu_shift + self.ref, self.mean(), within / self.n
 
     def _check(self):
         if self.n == 0:
-            raise ValueError("no samples: call update() with at least one batch first")
+            raise InputError("no samples: call update() with at least one batch first")
 
     def diagonalize(self, centre: bool = False) -> "Spectrum":
         self._check()
@@ -234,17 +235,21 @@ class SpectralAccumulator:
         """D_LR of the accumulated Φ against the accumulated outputs (measures.md); NaN stays NaN."""
         self._check()
         if "outputs" not in self._names():
-            raise ValueError("D_LR needs the network outputs: pass outputs= to update() or call linear_outputs()")
+            raise InputError("D_LR needs the network outputs: pass outputs= to update() or call linear_outputs()")
         Bc, _, Gc = self.cross("outputs", centre=True)         # ΦcᵀFc, FcᵀFc
         w, U = eigh(0.5 * (Gc + Gc.T))
         if w.max() <= 0:
-            raise ValueError("the outputs are constant over the sample: the span of the centred "
+            raise InputError("the outputs are constant over the sample: the span of the centred "
                              "outputs is empty and D_LR is undefined")
         keep = w > (RANK_RTOL ** 2) * w.max()
         X = (Bc @ U[:, keep]) / torch.sqrt(w[keep])            # ΦcᵀQ
         den = self.centred_gram_norm() * math.sqrt(int(keep.sum()))
+        if math.isinf(den):
+            raise InputError("Φ's Gram matrix overflows float64 (entries beyond ~1e75): divide Φ by a "
+                             "constant before measuring (D_LR is scale-invariant), or call "
+                             "low_rank_measure(phi, outputs), which does so")
         if den <= 0:
-            raise ValueError("phi is constant over the sample (zero centred kernel): D_LR is undefined")
+            raise InputError("phi is constant over the sample (zero centred kernel): D_LR is undefined")
         d = 1.0 - float((X * X).sum() / den)
         return d if math.isnan(d) else min(1.0, max(0.0, d))
 
@@ -279,7 +284,7 @@ class Spectrum:
     def _from_coefficients(cls, rho, V, mean, coef, norms, n, p, centre, kind):
         for k, v in norms.items():
             if v <= 0:
-                raise ValueError(f"{k} are identically zero{' after centring' if centre else ''}: "
+                raise InputError(f"{k} are identically zero{' after centring' if centre else ''}: "
                                  "quality/utility are undefined")
         return cls(rho, V, mean, coef, {k: float(v) for k, v in norms.items()}, n, p, centre, kind)
 
@@ -301,7 +306,7 @@ class Spectrum:
         the top ``k`` eigenfunctions, shape (m, k)."""
         X = as_matrix(phi_new, "phi_new", device=self._V.device)
         if X.shape[1] != self.p:
-            raise ValueError(f"phi_new has {X.shape[1]} columns; this spectrum has p = {self.p}")
+            raise InputError(f"phi_new has {X.shape[1]} columns; this spectrum has p = {self.p}")
         if self._mean is not None:
             X = X - self._mean
         k = self.rank if k is None else min(k, self.rank)
@@ -410,6 +415,17 @@ def effective_dimension(eigenvalues) -> float:
 
 def low_rank_measure(phi, outputs) -> float:
     """D_LR = 1 − CKA(T, T_MP) ∈ [0, 1] (0 richest, 1 laziest), fast p×p form."""
-    return SpectralAccumulator().update(phi, outputs=outputs).low_rank_measure()
+    return SpectralAccumulator().update(_in_range(phi), outputs=outputs).low_rank_measure()
+
+
+def _in_range(phi, lo: int = -100, hi: int = 100):
+    """Φ·2^−k (a new array) when max|Φ| lies outside [2^lo, 2^hi], else Φ itself. D_LR is
+    scale-invariant, and a power of two scales every float exactly: in range, nothing changes; out
+    of it, Φ's Gram neither overflows (|Φ| > ~1e77) nor loses its digits to underflow."""
+    t = as_matrix(phi, "phi")
+    top = float(t.abs().max())
+    if top == 0 or 2.0 ** lo <= top <= 2.0 ** hi:
+        return phi
+    return t * 2.0 ** -math.frexp(top)[1]
 
 

@@ -21,6 +21,7 @@ import os
 import shutil
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +29,8 @@ import pandas as pd
 import torch
 
 from .config import SCHEMA, Config
+from .errors import NflError
+from .paths import default_dir
 from .datafiles import file_digest
 from .run import Run
 
@@ -36,7 +39,7 @@ RUN_FILES = ("config.json", "meta.json", "metrics.csv", "arrays.npz", "model.pt"
 PER_RUN_ARRAYS = ("measure_idx", "test_measure_idx")   # arrays that are not one row per checkpoint
 
 
-class DamagedRun(Exception):
+class DamagedRun(NflError):
     """A finished run whose files do not match what was committed."""
 
     def __init__(self, path, reason: str):
@@ -46,7 +49,8 @@ class DamagedRun(Exception):
 
 
 def runs_dir() -> Path:
-    return Path(os.environ.get(RUNS_ENV, "runs")).expanduser().resolve()
+    env = os.environ.get(RUNS_ENV)
+    return Path(env).expanduser().resolve() if env else default_dir("runs")
 
 
 def is_complete(path: Path) -> bool:
@@ -78,6 +82,30 @@ def load_run(path, check: bool = True) -> Run:
     """The finished run at ``path``; with ``check`` its files are verified against their checksums
     and its tables against its config's checkpoint count (``check=False``: read as it is)."""
     path = Path(path)
+    for _ in range(3):
+        before = _inode(path)
+        try:
+            return _load(path, check)
+        except (DamagedRun, FileNotFoundError):
+            # a run replaced while we read it (train(force=True) renames the new one into place)
+            # mixes two runs' files: read it again; damage that stays in place is damage
+            after = _inode(path)
+            if after is None:             # between the two renames: the new run is a moment away
+                time.sleep(0.05)
+                after = _inode(path)
+            if before is None or after in (before, None):
+                raise
+    return _load(path, check)
+
+
+def _inode(path: Path):
+    try:
+        return os.stat(path).st_ino
+    except OSError:
+        return None
+
+
+def _load(path: Path, check: bool) -> Run:
     if not path.is_dir():
         raise FileNotFoundError(f"no run directory at {path} (was it deleted? re-run its config to rebuild it)")
     if not is_complete(path):

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from .progress import Reporter
 from .config import Config
 from .store import is_complete, runs_dir
-from .train import user_errors
+from .errors import InputError, one_line, user_errors
 
 MAX_GRID_RUNS = 10_000      # combinations of one grid file
 MAX_GRID_BYTES = 64 * 1024  # a grid file is a few lines of YAML
@@ -38,15 +38,15 @@ def expand(grid: dict) -> list[Config]:
     """Configs of ``base`` × the product of ``vary`` (field → list of values), deduplicated by hash."""
     unknown = set(grid) - {"base", "vary", "backend", "num_cpus"}
     if unknown:
-        raise ValueError(f"unknown grid keys {sorted(unknown)}; a grid has 'base' and 'vary'")
+        raise InputError(f"unknown grid keys {sorted(unknown)}; a grid has 'base' and 'vary'")
     base, vary = dict(grid.get("base", {})), dict(grid.get("vary", {}))
     for k, v in vary.items():
         if not isinstance(v, (list, tuple)) or not v:
-            raise ValueError(f"vary.{k} must be a non-empty list of values")
+            raise InputError(f"vary.{k} must be a non-empty list of values")
     keys = list(vary)
     size = math.prod(len(v) for v in vary.values())
     if size > MAX_GRID_RUNS:
-        raise ValueError(f"the grid has {size:,} combinations, more than {MAX_GRID_RUNS:,}: split it into "
+        raise InputError(f"the grid has {size:,} combinations, more than {MAX_GRID_RUNS:,}: split it into "
                          f"several grid files (or vary fewer fields at once)")
     out, seen = [], set()
     for values in itertools.product(*(vary[k] for k in keys)):
@@ -96,20 +96,20 @@ def load_grid(path) -> dict:
     try:
         size = os.path.getsize(path)
         if size > MAX_GRID_BYTES:
-            raise ValueError(f"grid file {path} is {size:,} bytes, more than {MAX_GRID_BYTES:,}: a grid "
+            raise InputError(f"grid file {path} is {size:,} bytes, more than {MAX_GRID_BYTES:,}: a grid "
                              f"is a few lines of YAML")
         with open(path) as f:
             grid = yaml.load(f, Loader=_yaml_loader())
     except yaml.YAMLError as e:
-        raise ValueError(f"grid file {path} is not valid YAML: {e}") from None
+        raise InputError(f"grid file {path} is not valid YAML: {e}") from None
     if not isinstance(grid, dict) or not grid:
-        raise ValueError(f"grid file {path} must be a mapping with 'base' and/or 'vary' (got "
+        raise InputError(f"grid file {path} must be a mapping with 'base' and/or 'vary' (got "
                          f"{'an empty file' if not grid else type(grid).__name__})")
     if not {"base", "vary"} & set(grid):
-        raise ValueError(f"grid file {path} has neither 'base' nor 'vary' (keys: {', '.join(map(str, grid))})")
+        raise InputError(f"grid file {path} has neither 'base' nor 'vary' (keys: {', '.join(map(str, grid))})")
     for key in ("base", "vary"):
         if key in grid and not isinstance(grid[key], dict):
-            raise ValueError(f"grid file {path}: '{key}' must be a mapping of config fields, got "
+            raise InputError(f"grid file {path}: '{key}' must be a mapping of config fields, got "
                              f"{type(grid[key]).__name__}")
     if "base" in grid and "checkpoints" in grid["base"]:
         grid["base"]["checkpoints"] = tuple(grid["base"]["checkpoints"])
@@ -120,12 +120,14 @@ def load_grid(path) -> dict:
 class SweepResult:
     done: list = field(default_factory=list)      # hashes finished in this sweep
     skipped: list = field(default_factory=list)   # already complete in the store
+    found: list = field(default_factory=list)     # finished by another process while this one waited
     failed: dict = field(default_factory=dict)    # hash -> error message
     seconds: float = 0.0
 
     def __str__(self):
-        lines = [f"{len(self.done)} trained, {len(self.skipped)} already in the store, {len(self.failed)} failed "
-                 f"({self.seconds:.1f} s)"]
+        other = f", {len(self.found)} finished meanwhile by another process" if self.found else ""
+        lines = [f"{len(self.done)} trained, {len(self.skipped)} already in the store{other}, "
+                 f"{len(self.failed)} failed ({self.seconds:.1f} s)"]
         lines += [f"  FAILED {h}: {e}" for h, e in self.failed.items()]
         return "\n".join(lines)
 
@@ -139,11 +141,12 @@ def _waves(configs: list[Config]) -> list[list[Config]]:
 
 
 def _train_one(cfg_dict: dict, store_path: str, threads: int | None, on_checkpoint=None):
-    """Body of a worker task: train one config into the shared store. Returns the run's hash."""
+    """Body of a worker task: train one config into the shared store. Returns (the run's hash,
+    whether this process trained it rather than found it finished by another)."""
     os.environ["NFL_RUNS_DIR"] = store_path
     import torch
 
-    from .train import train
+    from .train import train, trained_here
 
     if threads:
         torch.set_num_threads(threads)
@@ -155,8 +158,8 @@ def _train_one(cfg_dict: dict, store_path: str, threads: int | None, on_checkpoi
         with open(path + ".tmp", "w") as f:          # written whole, then named: a reader never sees it empty
             f.write(str(os.getpid()))
         os.replace(path + ".tmp", path)
-    train(cfg, progress=False, on_checkpoint=on_checkpoint)
-    return cfg.hash
+    run = train(cfg, progress=False, on_checkpoint=on_checkpoint)
+    return cfg.hash, trained_here(run)
 
 
 def run_sweep(configs, backend: str = "serial", num_cpus: int | None = None, max_retries: int = 3,
@@ -186,10 +189,11 @@ def run_sweep(configs, backend: str = "serial", num_cpus: int | None = None, max
                     rep.start(by_hash[cfg.hash], cfg)
                 err = None
                 try:
-                    _train_one(cfg.to_dict(), str(runs_dir()), None, rep.checkpoint if rep else None)
-                    res.done.append(cfg.hash)
+                    _, fresh = _train_one(cfg.to_dict(), str(runs_dir()), None,
+                                          rep.checkpoint if rep else None)
+                    (res.done if fresh else res.found).append(cfg.hash)
                 except Exception as e:   # reported, the grid goes on
-                    err = res.failed[cfg.hash] = f"{type(e).__name__}: {e}"
+                    err = res.failed[cfg.hash] = failure(e)
                 if rep:
                     rep.end(err)
                 else:
@@ -199,9 +203,15 @@ def run_sweep(configs, backend: str = "serial", num_cpus: int | None = None, max
     elif backend == "ray":
         _run_ray(list(todo.values()), res, num_cpus, max_retries, bool(progress), threads_per_run)
     else:
-        raise ValueError(f"unknown backend {backend!r}; use 'serial' or 'ray'")
+        raise InputError(f"unknown backend {backend!r}; use 'serial' or 'ray'")
     res.seconds = time.perf_counter() - t0
     return res
+
+
+def failure(e: BaseException, limit: int = 600) -> str:
+    """``Type: message`` on one line (a message may hold a traceback or a download's log)."""
+    msg = " ".join(str(e).split())
+    return f"{type(e).__name__}: {msg if len(msg) <= limit else msg[:limit - 1] + '…'}"
 
 
 def _show(progress, res, total, running):
@@ -233,14 +243,12 @@ def _run_ray(todo, res, num_cpus, max_retries, progress, threads):
                 for r in ready:
                     cfg = refs[r]
                     try:
-                        ray.get(r)
-                        res.done.append(cfg.hash)
+                        _, fresh = ray.get(r)
+                        (res.done if fresh else res.found).append(cfg.hash)
                     except Exception as e:   # the task's own error (or retries exhausted)
-                        cause = getattr(e, "cause", None) or e
-                        res.failed[cfg.hash] = f"{type(cause).__name__}: {str(cause).strip().splitlines()[-1][:300]}"
+                        res.failed[cfg.hash] = failure(getattr(e, "cause", None) or e)
                 _show(progress, res, len(todo), len(pending))
     except KeyboardInterrupt:
-        print("\ninterrupted: cancelling; finished runs stay in the store, the rest resume next time", file=sys.stderr)
         for r in list(refs):
             ray.cancel(r, force=True)
         raise
@@ -261,10 +269,14 @@ def main(argv=None):
     args = ap.parse_args(argv)
     try:
         return _main(ap, args)
+    except KeyboardInterrupt:
+        print("\ninterrupted: the finished runs stay in the store; run the same command again "
+              "to train the rest", file=sys.stderr)
+        sys.exit(130)
     except user_errors() as e:
         if args.debug:
             raise
-        sys.exit(f"error: {e}")
+        sys.exit(one_line(e))
 
 
 def _main(ap, args):
@@ -280,7 +292,7 @@ def _main(ap, args):
     print(f"{len(configs)} configs; store {runs_dir()}; backend {backend}"
           + (f" (RAY_ADDRESS={os.environ['RAY_ADDRESS']})" if backend == "ray" and os.environ.get("RAY_ADDRESS") else ""))
     if not configs:
-        raise ValueError("the grid has no configs")
+        raise InputError("the grid has no configs")
     res = run_sweep(configs, backend=backend, num_cpus=args.num_cpus or grid.get("num_cpus"))
     print(res)
     return 1 if res.failed else 0

@@ -24,6 +24,7 @@ import pandas as pd
 import torch
 
 from .probe import Grab, report_from, stream
+from .errors import InputError
 
 COLUMNS = ("dlr", "u_gap", "u_pistar_C", "u_pi_C", "u_k90", "u_d_eff", "c_d_eff", "nc1", "nc2_equiangular")
 
@@ -35,7 +36,7 @@ class Tracker:
     def __init__(self, model, loader, layers=None, num_classes: int | None = None, every: int = 1,
                  log_dir=None, reduce: str = "pool", device=None):
         if isinstance(loader, (map, filter)) or hasattr(loader, "__next__"):
-            raise ValueError("the tracker reads its loader at every measurement: give a list of batches "
+            raise InputError("the tracker reads its loader at every measurement: give a list of batches "
                              "or a DataLoader, not a generator")
         self.model, self.loader, self.num_classes, self.every = model, loader, num_classes, max(1, every)
         self.layers = [layers] if isinstance(layers, str) else list(layers) if layers else [None]

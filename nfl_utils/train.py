@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import math
 import subprocess
+import uuid
 import sys
 import time
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ from .measure import (Reference, correct, flat_params, forward_all, initial_refe
 from .store import (clean_stale, commit_run, discard_partial, is_complete, load_partial, load_run, run_lock, runs_dir,
                     save_partial)
 from .run import Run
+from .errors import InputError, one_line, user_errors  # noqa: F401 (re-exported)
 
 SAVE_EVERY_S = 20.0   # progress is also saved between checkpoints when this much time has passed
 
@@ -75,7 +77,7 @@ def train_epoch(model, opt, sched, xtr, ytr, cfg: Config, gen: torch.Generator, 
     return int(bad)
 
 
-class Diverged(ValueError):
+class Diverged(InputError):
     """The training loss stopped being finite."""
 
 
@@ -129,7 +131,7 @@ def setup(cfg: Config, data=None) -> Session:
 
         src = runs_dir() / cfg.init_gates_from
         if not is_complete(src):
-            raise ValueError(f"invalid config field init_gates_from={cfg.init_gates_from!r}: no finished run "
+            raise InputError(f"invalid config field init_gates_from={cfg.init_gates_from!r}: no finished run "
                              f"at {src}; train that run first")
         transplant_gates(model, load_run(src).model_state())
     if cfg.head_only:
@@ -319,6 +321,7 @@ def commit(s: Session, replace: bool = False) -> Run:
     meta = {"code_version": code_version(), "torch": torch.__version__, "device": str(s.device),
             "seed": s.cfg.seed, "data_seed": s.cfg.data_seed, "num_classes": s.data.num_classes,
             "n_train": s.data.n_train, "train_seconds": s.train_time,
+            "data_sha256": s.data.digest(), "trainer": TRAINER,
             "measure_seconds": float(metrics["measure_time"].sum()) if len(metrics) else 0.0}
     if s.cfg.stop_loss > 0:
         meta["stopped_epoch"] = s.epoch if s.stopped else None
@@ -326,6 +329,16 @@ def commit(s: Session, replace: bool = False) -> Run:
         meta.update(best_epoch=s.best["epoch"], best_val_acc=s.best["val"])
     state = {k: v.cpu() for k, v in s.model.state_dict().items()}
     return load_run(commit_run(s.cfg, meta, metrics, out, state, s.saved or None, replace=replace))
+
+
+# This process's mark in the runs it trains: a sweep tells the runs it trained from those another
+# process finished while it waited for their lock.
+TRAINER = uuid.uuid4().hex
+
+
+def trained_here(run: Run) -> bool:
+    """Whether this process trained ``run`` (rather than finding it finished)."""
+    return run.meta.get("trainer") == TRAINER
 
 
 def _lockable(run_hash: str) -> bool:
@@ -377,14 +390,6 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def user_errors() -> tuple:
-    """The project's own errors: a command line shows them as one line (``--debug``: traceback)."""
-    from .datafiles import DataError
-    from .store import DamagedRun
-
-    return (ValueError, FileNotFoundError, PermissionError, DataError, DamagedRun)
-
-
 def main(argv=None):
     args = parser().parse_args(argv)
     try:
@@ -393,7 +398,7 @@ def main(argv=None):
     except user_errors() as e:
         if args.debug:
             raise
-        sys.exit(f"error: {e}")
+        sys.exit(one_line(e))
     print(f"run directory: {run.path}")
     print(summary_table(run))
     return run

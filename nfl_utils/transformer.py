@@ -12,6 +12,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
+from .errors import InputError
 
 
 class Block(nn.Module):
@@ -41,7 +42,7 @@ class ModAddFeatures(nn.Module):
     def __init__(self, p: int, d: int, depth: int, heads: int):
         super().__init__()
         if d % heads:
-            raise ValueError(f"transformer width (d_model) {d} must be a multiple of heads={heads}")
+            raise InputError(f"transformer width (d_model) {d} must be a multiple of heads={heads}")
         self.p = p
         self.embed = nn.Embedding(p + 1, d)                  # tokens 0..p-1 and '=' (= p)
         self.pos = nn.Parameter(torch.randn(3, d) * 0.02)    # learned positions of a, b, '='
@@ -63,6 +64,6 @@ class ModAddFeatures(nn.Module):
 def transformer(input_shape, num_outputs: int, width: int = 128, depth: int = 2, heads: int = 4):
     """(Φ, head) for modular addition mod p = num_outputs; inputs must be the 2p one-hot rows."""
     if tuple(input_shape) != (2 * num_outputs,):
-        raise ValueError(f"the transformer reads modular-addition pairs: inputs of shape (2p,) = "
+        raise InputError(f"the transformer reads modular-addition pairs: inputs of shape (2p,) = "
                          f"({2 * num_outputs},), got {tuple(input_shape)}; use dataset='modadd'")
     return ModAddFeatures(num_outputs, width, depth, heads), nn.Linear(width, num_outputs, bias=False)

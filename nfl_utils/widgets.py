@@ -17,6 +17,7 @@ from matplotlib.figure import Figure
 
 from . import plots
 from .store import Run, is_complete, list_runs, load_run
+from .errors import InputError
 
 
 def headless() -> bool:
@@ -36,7 +37,7 @@ def draw(run: Run, checkpoint: int, k: int, centred: bool = False, fig=None):
     highlighted); returns (figure, summary dict). Raises ValueError with a readable message when
     the run cannot be shown."""
     if len(run) == 0:
-        raise ValueError(f"run {run.hash} has no checkpoints to show")
+        raise InputError(f"run {run.hash} has no checkpoints to show")
     checkpoint = int(np.clip(checkpoint, 0, len(run) - 1))
     epoch = int(run.epochs[checkpoint])
     fig = fig or Figure(figsize=(13, 6.8))
@@ -108,10 +109,10 @@ class Explorer:
     def current(self) -> Run:
         path = self.pick.value
         if path is None:
-            raise ValueError("no run selected")
+            raise InputError("no run selected")
         from pathlib import Path
         if not is_complete(Path(path)):
-            raise ValueError(f"the run directory {path} is gone or incomplete (deleted?); re-run its config "
+            raise InputError(f"the run directory {path} is gone or incomplete (deleted?); re-run its config "
                              "to rebuild it, or pick another run")
         run = self.runs.get(Path(path))           # (a Run of no checkpoints is falsy: test for None)
         return run if run is not None else load_run(path)
@@ -121,7 +122,7 @@ class Explorer:
             run = self.current()
             n = len(run)
             if n == 0:
-                raise ValueError(f"run {run.hash} has no checkpoints to show")
+                raise InputError(f"run {run.hash} has no checkpoints to show")
             self.ck.unobserve_all("value")
             self.ck.max, self.ck.value = n - 1, n - 1
             self.ck.observe(lambda _: self.redraw(), "value")
@@ -153,7 +154,7 @@ def explore(runs: list[Run] | None = None, static_run: Run | None = None, static
     if headless():
         run = static_run or next(iter(runs if runs is not None else list_runs()), None)
         if run is None:
-            raise ValueError("no finished runs in the store: run notebook 01 first")
+            raise InputError("no finished runs in the store: run notebook 01 first")
         return draw(run, len(run) - 1 if static_checkpoint < 0 else static_checkpoint, k)
     from IPython.display import display
 

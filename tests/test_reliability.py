@@ -177,7 +177,7 @@ def test_concurrent_trainers_of_one_config_train_it_once(runs, monkeypatch):
     t = threading.Thread(target=trainer_a)
     t.start()
     assert started.wait(60)
-    import nfl_utils.train as T
+    import importlib; T = importlib.import_module('nfl_utils.train')
     calls = []
     real_setup = T.setup
     monkeypatch.setattr(T, "setup", lambda *a, **k: calls.append(1) or real_setup(*a, **k))
@@ -340,9 +340,10 @@ def test_notebook_errors_of_the_project_are_one_line_and_the_cell_still_fails(ca
     assert isinstance(res.error_in_exec, ValueError)                     # the cell fails (papermill stops)
     err = capsys.readouterr()
     shown = err.out + err.err
-    assert "ValueError: invalid config field measure_size=3" in shown and "Traceback" not in shown
-    res = shell.run_cell("1 / 0")                                         # not ours: the usual traceback
-    assert isinstance(res.error_in_exec, ZeroDivisionError) and "Traceback" in "".join(capsys.readouterr())
+    assert "InputError: invalid config field measure_size=3" in shown and "Traceback" not in shown
+    for cell, kind in (("1 / 0", ZeroDivisionError), ("raise ValueError('a bug')", ValueError)):
+        res = shell.run_cell(cell)                                        # not ours: the usual traceback
+        assert isinstance(res.error_in_exec, kind) and "Traceback" in "".join(capsys.readouterr())
     InteractiveShell.clear_instance()
 
 
@@ -383,7 +384,7 @@ def test_configs_that_build_the_same_or_no_net_are_refused():
 def test_a_finished_run_in_a_read_only_store_is_read_through_train(runs, monkeypatch):
     import contextlib
 
-    import nfl_utils.train as T
+    import importlib; T = importlib.import_module('nfl_utils.train')
 
     done = train(Config(**TINY), progress=False)
 

@@ -152,7 +152,7 @@ def test_same_seed_gives_identical_metrics_and_rerun_is_served_from_the_store(ru
     assert a.metrics[cols].equals(b.metrics[cols])
     for k in a.arrays:
         np.testing.assert_array_equal(a.arrays[k], b.arrays[k])
-    import nfl_utils.train as T
+    import importlib; T = importlib.import_module('nfl_utils.train')
     monkeypatch.setattr(T, "setup", lambda *a, **k: pytest.fail("a finished run must not be retrained"))
     c = train(cfg, progress=False)
     assert c.path == b.path and c.cfg == cfg
@@ -163,7 +163,7 @@ def test_killed_run_leaves_nothing_half_written_and_resumes_to_the_same_result(r
     env = {**os.environ, store.RUNS_ENV: str(runs)}
     # the test hooks in from outside: the process SIGKILLs itself right after training epoch 5
     code = ("import os, signal\n"
-            "import nfl_utils.train as T\n"
+            "import importlib; T = importlib.import_module('nfl_utils.train')\n"
             "from nfl_utils.config import Config\n"
             "epoch = T.train_epoch\n"
             "count = [0]\n"
