@@ -21,7 +21,7 @@ NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.py))
 EXECUTED := $(patsubst notebooks/%.py,build/$(PROFILE)/%.ipynb,$(NOTEBOOKS))
 PKG := $(wildcard nfl_utils/*.py)
 
-.PHONY: all venv figures test test-browser test-fast bench sweep lab lock clean clean-runs
+.PHONY: all venv figures site test test-browser test-install test-fast bench sweep lab lock clean clean-runs
 all: figures
 
 venv: $(STAMP)
@@ -33,6 +33,10 @@ $(STAMP): requirements.txt requirements-lock.txt pyproject.toml
 	$(BIN)/python -m pip install -q -r requirements.txt -c requirements-lock.txt
 	$(BIN)/python -m pip install -q --no-deps --no-build-isolation -e .
 	$(BIN)/python -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python (nfl companion)" >/dev/null
+	@# JupyterLab inside this environment opens a notebook's .py (jupytext) as a notebook on double-click
+	@mkdir -p $(VENV)/share/jupyter/lab/settings
+	@echo '{"@jupyterlab/docmanager-extension:plugin": {"defaultViewers": {"python": "Jupytext Notebook"}}}' \
+		> $(VENV)/share/jupyter/lab/settings/overrides.json
 	@touch $@
 
 figures: $(EXECUTED)
@@ -75,8 +79,26 @@ GRID ?= grids/example.yaml
 sweep: $(STAMP)
 	$(BIN)/python -m nfl_utils.sweep $(GRID) $(if $(BACKEND),--backend $(BACKEND),)
 
+# At the repository root: README, figures/, notebooks/ and build/ are all reachable.
 lab: $(STAMP)
-	$(BIN)/jupyter lab --ip 127.0.0.1 --no-browser $(if $(filter 0,$(shell id -u)),--allow-root,) notebooks
+	$(BIN)/jupyter lab --ip 127.0.0.1 --no-browser $(if $(filter 0,$(shell id -u)),--allow-root,) \
+		--ServerApp.root_dir=$(CURDIR) --LabApp.default_url=/lab/tree/README.md
+
+# The executed notebooks of $(PROFILE), its claims table and figures as a static site (no training).
+site: $(STAMP)
+	$(BIN)/python -m nfl_utils.site $(PROFILE)
+
+# pip install of the package alone into a fresh environment (dependencies from $(VENV) through a path
+# file: nothing downloaded), then tests/install_smoke.py from outside the checkout.
+INSTALL := build/install
+test-install: $(STAMP)
+	@rm -rf $(INSTALL) && mkdir -p $(INSTALL)
+	$(BIN)/python -m pip wheel -q --no-deps --no-build-isolation -w $(INSTALL)/wheel .
+	$(PYTHON) -m venv $(INSTALL)/venv
+	$(BIN)/python -c "import site; print(site.getsitepackages()[0])" > \
+		$$($(INSTALL)/venv/bin/python -c "import site; print(site.getsitepackages()[0])")/_nfl_deps.pth
+	$(INSTALL)/venv/bin/python -m pip install -q --no-deps --no-index $(INSTALL)/wheel/*.whl
+	cd $(INSTALL) && env -u NFL_RUNS_DIR venv/bin/python $(CURDIR)/tests/install_smoke.py
 
 # Re-resolve the lock from requirements.txt (needs the package registry).
 lock:

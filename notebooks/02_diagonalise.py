@@ -15,7 +15,7 @@
 #
 # A network's output is f̂(x) = W Φ(x) + b, with Φ(x) ∈ ℝᵖ the penultimate post-activations.
 # Φ defines a kernel K(x, x') = Φ(x)·Φ(x') and, over the data distribution, an integral operator
-# T[u](x) = E_x'[K(x, x') u(x')]. Its eigenfunctions e_k and eigenvalues ρ_k are the **features** of
+# T\[u\](x) = E_x'[K(x, x') u(x')]. Its eigenfunctions e_k and eigenvalues ρ_k are the **features** of
 # the paper: with Φ frozen and the head trained by gradient flow on the squared loss,
 # ∂ₜ⟨e_k, f̂⟩ = −η ρ_k ⟨e_k, f̂ − f*⟩, so feature k is learned at rate ρ_k.
 #
