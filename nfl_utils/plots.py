@@ -257,11 +257,15 @@ def inputs_panel(ax, xs, title=None, mean=None, std=None):
         m, H, W, C = imgs.shape
         cols = int(math.ceil(math.sqrt(m)))
         rows = int(math.ceil(m / cols))
-        grid = np.ones((rows * (H + 1), cols * (W + 1), C))
-        for i, im in enumerate(imgs):
+        # light-grey separators; cells past the last input stay blank (white), not a solid block
+        grid = np.full((rows * (H + 1), cols * (W + 1), C), 0.25 if C == 1 else 0.75)
+        for i in range(rows * cols):
             r, c = divmod(i, cols)
-            grid[r * (H + 1):r * (H + 1) + H, c * (W + 1):c * (W + 1) + W] = im
-        ax.imshow(grid.squeeze(-1) if C == 1 else grid, cmap="gray_r" if C == 1 else None)
+            cell = imgs[i] if i < m else (np.nan if C == 1 else 1.0)
+            grid[r * (H + 1):r * (H + 1) + H, c * (W + 1):c * (W + 1) + W] = cell
+        cmap = matplotlib.colormaps["gray_r"].copy()
+        cmap.set_bad("white")
+        ax.imshow(grid.squeeze(-1) if C == 1 else grid, cmap=cmap if C == 1 else None, vmin=0, vmax=1)
         ax.axis("off")
     if title:
         ax.set_title(title)

@@ -66,3 +66,19 @@ def test_empty_store_and_headless_fallback(tmp_path, monkeypatch, runs):
     monkeypatch.setenv("NFL_HEADLESS", "1")
     fig, summary = widgets.explore(static_run=runs[0])
     assert summary["epoch"] == 3 and np.isfinite(summary["D_LR"]) and fig._suptitle is not None
+
+
+def test_a_montage_leaves_its_empty_cells_blank_not_black():
+    import matplotlib.pyplot as plt
+
+    from nfl_utils import plots as P
+
+    xs = np.zeros((7, 1, 4, 4))                        # 7 blank (white) images in a 3×3 grid
+    fig, ax = plt.subplots()
+    P.inputs_panel(ax, xs)
+    grid = np.ma.masked_invalid(ax.images[0].get_array())
+    assert grid.shape == (15, 15)
+    assert grid.mask[10:14, 5:9].all() and grid.mask[10:14, 10:14].all()   # cells 8 and 9: blank
+    assert (grid[:4, :4] == 0).all()                    # an image: white under gray_r
+    assert tuple(ax.images[0].cmap.get_bad()[:3]) == (1.0, 1.0, 1.0)
+    plt.close(fig)
