@@ -147,6 +147,21 @@ def _call(model, x):
 
 
 # ----------------------------------------------------------------------------- the report
+# A reader's name for each report number (the keys stay plain ASCII for code and JSON).
+LABELS = {"d_eff": "d_eff", "gap": "gap ρ_C/ρ_C+1", "pistar_C": "Π*(C)", "pi_C": "Π(C)",
+          "kstar90": "k*90", "k90": "k90", "share_C": "Π*(C)/Π*(p)", "regime": "regime",
+          "dlr": "D_LR", "nc1": "NC1", "nc2_equinorm": "NC2 (equinorm)",
+          "nc2_equiangular": "NC2 (equiangular)", "nc3": "NC3", "nc4": "NC4"}
+
+
+def label(key: str) -> str:
+    """``u_pistar_C`` → ``Π*(C)``, ``c_gap`` → ``gap ρ_C/ρ_C+1 (centred)``; unknown keys as they are."""
+    side, _, rest = key.partition("_")
+    if side in ("u", "c") and rest in LABELS:
+        return LABELS[rest] + (" (centred)" if side == "c" else "")
+    return LABELS.get(key, key)
+
+
 def fmt(key: str, v) -> str:
     """A report number for text: k90/k*90 that never reach 90% say so; other NaNs are 'n/a'."""
     if isinstance(v, str):
@@ -185,7 +200,7 @@ class Report:
         lines = [f"Φ = {self.layer} over {self.n} samples, p = {self.p}"
                  + (f", C = {self.num_classes}" if self.num_classes else "")]
         for k, v in self.numbers.items():
-            lines.append(f"  {k:<22} {fmt(k, v)}")
+            lines.append(f"  {label(k):<28} {fmt(k, v)}")
         lines += [f"  skipped: {s}" for s in self.skipped] + [f"  note: {s}" for s in self.notes]
         return "\n".join(lines)
 
@@ -211,7 +226,7 @@ class Report:
                 ax.axvline(C, color="0.5", ls=":", lw=1)
             ax.legend(fontsize="small")
         axes[2].axis("off")
-        rows = [[k, fmt(k, v)] for k, v in self.numbers.items()]
+        rows = [[label(k), fmt(k, v)] for k, v in self.numbers.items()]
         if rows:
             axes[2].table(cellText=rows, colLabels=["measure", "value"], loc="center", cellLoc="left").scale(1, 1.25)
         fig.suptitle(title or f"probe: Φ = {self.layer}, n = {self.n}, p = {self.p}")

@@ -40,7 +40,7 @@ from IPython.display import Markdown, display
 
 from nfl_utils import plots, profiles
 from nfl_utils.analysis import fmt_k
-from nfl_utils.probe import as_rgb_images, fit, from_run, probe
+from nfl_utils.probe import as_rgb_images, fit, from_run, label, probe
 
 plots.setup()
 main = profiles.load(profile, "main")
@@ -57,7 +57,7 @@ for name in ("MLP, MSE", "CNN, MSE"):
     rep, _ = from_run(run.hash, "train")
     for key in ("u_pistar_C", "u_gap", "dlr", "nc1"):
         recorded = run.final(f"train_{key}" if key != "nc1" else key)
-        rows[(name, key)] = {"probe": rep.numbers[key], "recorded": recorded,
+        rows[(name, label(key))] = {"probe": rep.numbers[key], "recorded": recorded,
                              "|difference|": abs(rep.numbers[key] - recorded)}
     rows[(name, "regime")] = {"probe": rep.numbers["regime"], "recorded": "", "|difference|": ""}
 agree = pd.DataFrame(rows).T
@@ -68,7 +68,9 @@ agree
 # The images of the profile's CNN run (FashionMNIST in `quick`; grey images are repeated to three
 # channels, mnist1d signals become 1×40 images in the offline profiles) go through an unmodified
 # `torchvision.models.resnet18`. Φ is the 512-dimensional input of its `fc` layer. We measure the
-# same network before and after a short SGD run, on held-out test images.
+# same network before and after a short SGD run, on held-out test images. This shows the probe at
+# work on a network it knows nothing about; it is not the paper's setting (a ResNet trained to
+# convergence on CIFAR), so the regime it reads here is no verdict on the paper's claims.
 
 # %%
 data = main["CNN, MSE"].data()
@@ -87,8 +89,8 @@ with torch.no_grad():
     acc = float((net(x_test).argmax(1) == y_test).float().mean())
 
 keys = ["regime", "u_gap", "u_share_C", "u_pistar_C", "u_kstar90", "c_d_eff", "dlr", "nc1", "nc4"]
-table = pd.DataFrame({"at initialisation": {k: at_init.numbers[k] for k in keys},
-                      "after training": {k: trained.numbers[k] for k in keys}})
+table = pd.DataFrame({"at initialisation": {label(k): at_init.numbers[k] for k in keys},
+                      "after training": {label(k): trained.numbers[k] for k in keys}})
 display(table)
 display(Markdown(
     f"After two epochs on 2,000 images the ResNet-18 reaches {acc:.1%} test accuracy. Its regime by the "

@@ -165,7 +165,8 @@ def test_cli_on_a_stored_run(runs, tmp_path):
     out = subprocess.run([sys.executable, "-m", "nfl_utils.probe", run.hash[:10], "--out", str(tmp_path / "p")],
                          capture_output=True, text=True, env=env, timeout=300)
     assert out.returncode == 0, out.stderr
-    assert "regime" in out.stdout and "nc1" in out.stdout and "nan" not in out.stdout
+    assert "regime" in out.stdout and "NC1" in out.stdout and "Π*(C)" in out.stdout and "nan" not in out.stdout
+    assert "u_pistar_C" not in out.stdout                # a reader's names, not internal keys
     saved = json.loads((tmp_path / "p" / f"{run.hash[:8]}_train.json").read_text())
     assert close(saved["numbers"]["u_pistar_C"], run.final("train_u_pistar_C"))
     assert (tmp_path / "p" / f"{run.hash[:8]}_train.png").stat().st_size > 10_000
