@@ -160,9 +160,11 @@ def checkpoint_colors(n):
 def _epochs_legend(ax, epochs, cols, every=None):
     from matplotlib.lines import Line2D
 
-    idx = sorted(set(np.linspace(0, len(epochs) - 1, min(len(epochs), every or 5)).round().astype(int)))
+    # every checkpoint up to 10 of them (two columns past 5); beyond that an even sample
+    idx = sorted(set(np.linspace(0, len(epochs) - 1, min(len(epochs), every or 10)).round().astype(int)))
     handles = [Line2D([], [], color=cols[i], label=f"epoch {int(epochs[i])}") for i in idx]
-    ax.legend(handles=handles, fontsize="small", loc="best")
+    ax.legend(handles=handles, fontsize="x-small" if len(idx) > 5 else "small", loc="best",
+              ncol=2 if len(idx) > 5 else 1)
 
 
 def _per_checkpoint(ax, run, curve, plot, highlight=None):
