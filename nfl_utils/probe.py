@@ -167,7 +167,7 @@ def fmt(key: str, v) -> str:
     if isinstance(v, str):
         return v
     if isinstance(v, float) and math.isnan(v):
-        return "never (< 0.9)" if key.endswith("k90") else "n/a"
+        return "never (< 0.9)" if key.endswith(("k90", "kstar90")) else "n/a"
     return f"{v:.4g}"
 
 

@@ -334,3 +334,13 @@ def test_a_hooked_layer_that_returns_a_model_output_gives_its_hidden_states():
     net, x = Net(), torch.randn(50, 4)
     rep = probe(net, [x], layer="enc")
     assert rep.p == 6 and rep.n == 50
+
+
+def test_a_k90_that_never_reaches_90_percent_reads_never_and_names_are_a_readers():
+    from nfl_utils.probe import fmt, label
+
+    for key in ("u_k90", "c_kstar90", "u_kstar90"):
+        assert fmt(key, float("nan")) == "never (< 0.9)"
+    assert fmt("dlr", float("nan")) == "n/a" and fmt("nc1", 2.5) == "2.5"
+    assert label("u_pistar_C") == "Π*(C)" and label("c_gap") == "gap ρ_C/ρ_C+1 (centred)"
+    assert label("dlr") == "D_LR" and label("something_else") == "something_else"
