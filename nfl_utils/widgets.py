@@ -81,11 +81,12 @@ def _summary_html(s: dict) -> str:
 class Explorer:
     """The interactive explorer; ``Explorer().widget`` is the ipywidgets box to display."""
 
-    def __init__(self, runs: list[Run] | None = None):
+    def __init__(self, runs: list[Run] | None = None, profile: str | None = None,
+                 start: Run | None = None):
         import ipywidgets as W
 
         self.runs = {r.path: r for r in (runs if runs is not None else list_runs())}
-        options = [(run_label(r), str(p)) for p, r in self.runs.items()]
+        options = labelled_options(self.runs, profile)
         self.message = W.HTML(layout=W.Layout(min_height="1.5em"))
         self.message.add_class("nfl-message")
         self.pick = W.Dropdown(options=options, description="run", layout=W.Layout(width="60%"))
@@ -101,6 +102,8 @@ class Explorer:
         self.pick.observe(self._on_run, "value")
         for w in (self.ck, self.k, self.centre):
             w.observe(lambda _: self.redraw(), "value")
+        if start is not None and str(start.path) in dict((v, k) for k, v in options):
+            self.pick.value = str(start.path)
         if not options:
             self.message.value = "<b>No finished runs in the store.</b> Train some first (notebook 01 or python -m nfl_utils.train)."
         else:
@@ -148,9 +151,26 @@ class Explorer:
             self._error(e)
 
 
-def explore(runs: list[Run] | None = None, static_run: Run | None = None, static_checkpoint: int = -1, k: int = 10):
+def labelled_options(runs: dict, profile: str | None) -> list[tuple[str, str]]:
+    """(label, path) for the dropdown: with ``profile``, its runs first under the profile's own
+    labels ("group: name [hash]", in table order; a run in two groups keeps its first label),
+    then any other run of the store by its config."""
+    from .profiles import table
+
+    by_hash = {r.hash: (p, r) for p, r in runs.items()}
+    out, seen = [], set()
+    for name, cfg in (table(profile).items() if profile else ()):
+        if cfg.hash in by_hash and cfg.hash not in seen:
+            seen.add(cfg.hash)
+            out.append((f"{name} [{cfg.hash[:8]}]", str(by_hash[cfg.hash][0])))
+    return out + [(run_label(r), str(p)) for p, r in runs.items() if r.hash not in seen]
+
+
+def explore(runs: list[Run] | None = None, static_run: Run | None = None, static_checkpoint: int = -1,
+            k: int = 10, profile: str | None = None):
     """Display the explorer over ``runs`` (default: every finished run), or, headless, a static
-    figure of ``static_run`` (default: the first run). Returns the Explorer or (figure, summary)."""
+    figure of ``static_run`` (default: the first run). ``profile``: list its runs under its own labels;
+    the explorer opens on ``static_run``. Returns the Explorer or (figure, summary)."""
     if headless():
         run = static_run or next(iter(runs if runs is not None else list_runs()), None)
         if run is None:
@@ -158,6 +178,6 @@ def explore(runs: list[Run] | None = None, static_run: Run | None = None, static
         return draw(run, len(run) - 1 if static_checkpoint < 0 else static_checkpoint, k)
     from IPython.display import display
 
-    ex = Explorer(runs)
+    ex = Explorer(runs, profile=profile, start=static_run)
     display(ex.widget)
     return ex

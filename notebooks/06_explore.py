@@ -33,7 +33,7 @@ from nfl_utils import plots, profiles, widgets
 
 plots.setup()
 first = profiles.load(profile, "main")["MLP, MSE"]
-result = widgets.explore(static_run=first)
+result = widgets.explore(static_run=first, profile=profile)
 
 # %%
 if widgets.headless():

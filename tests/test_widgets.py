@@ -82,3 +82,18 @@ def test_a_montage_leaves_its_empty_cells_blank_not_black():
     assert (grid[:4, :4] == 0).all()                    # an image: white under gray_r
     assert tuple(ax.images[0].cmap.get_bad()[:3]) == (1.0, 1.0, 1.0)
     plt.close(fig)
+
+
+def test_the_run_list_uses_the_profiles_labels_and_opens_on_the_notebooks_run(runs, monkeypatch):
+    from nfl_utils import profiles
+
+    a, b = runs
+    table = {"main: MLP, MSE": b.cfg, "grid: lr=0.1": a.cfg, "again: MLP, MSE": b.cfg}
+    monkeypatch.setattr(profiles, "table", lambda name: table)
+    opts = widgets.labelled_options({r.path: r for r in runs}, "demo")
+    assert opts == [(f"main: MLP, MSE [{b.hash[:8]}]", str(b.path)),     # table order, first label
+                    (f"grid: lr=0.1 [{a.hash[:8]}]", str(a.path))]
+    monkeypatch.setattr(profiles, "table", lambda name: {"main: MLP, MSE": b.cfg})
+    ex = widgets.Explorer(list(runs), profile="demo", start=a)        # a: not in the profile
+    assert [lab for lab, _ in ex.pick.options][1] == widgets.run_label(a)
+    assert ex.pick.value == str(a.path) and ex.current().hash == a.hash
