@@ -19,15 +19,22 @@ from pathlib import Path
 from .errors import InputError, one_line, user_errors
 
 STYLE = ("body{font-family:system-ui,sans-serif;max-width:72rem;margin:2rem auto;padding:0 1rem}"
-         "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.3rem;vertical-align:top}"
-         "figure{margin:2rem 0}img{max-width:100%}figcaption{color:#333}.prov{font-size:.85rem;color:#666}")
+         "table{border-collapse:collapse}"
+         "td,th{border:1px solid #ccc;padding:.3rem;vertical-align:top}"
+         "figure{margin:2rem 0}img{max-width:100%}figcaption{color:#333}"
+         ".prov{font-size:.85rem;color:#666}")
 
 
 def _page(title: str, body: str) -> str:
     nav = ('<p><a href="index.html">index</a> · <a href="claims.html">claims</a> · '
            '<a href="figures.html">figures</a></p>')
-    return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-            f"<style>{STYLE}</style></head><body>{nav}<h1>{html.escape(title)}</h1>{body}</body></html>")
+    t = html.escape(title)
+    return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{t}</title>"
+            f"<style>{STYLE}</style></head><body>{nav}<h1>{t}</h1>{body}</body></html>")
+
+
+def _write(path: Path, title: str, body: str) -> None:
+    path.write_text(_page(title, body), encoding="utf-8")
 
 
 def _commit(root: Path) -> str:
@@ -67,9 +74,9 @@ def figure_block(meta: dict, notebook: str, cid: str, commit: str) -> str:
     prov = (f"notebook <a href='{html.escape(link)}'>{html.escape(notebook)}</a> · profile "
             f"{html.escape(meta.get('profile', '?'))} · commit {html.escape(commit)} · source "
             f"{html.escape(meta.get('source', '?'))}")
-    return (f"<figure id='{html.escape(stem)}'><img src='figures/{html.escape(stem)}.png' "
-            f"alt='{html.escape(stem)}'><figcaption><b>{html.escape(stem)}</b>: "
-            f"{html.escape(meta.get('caption', ''))}<div class='prov'>{prov}</div></figcaption></figure>")
+    s, caption = html.escape(stem), html.escape(meta.get("caption", ""))
+    return (f"<figure id='{s}'><img src='figures/{s}.png' alt='{s}'><figcaption><b>{s}</b>: "
+            f"{caption}<div class='prov'>{prov}</div></figcaption></figure>")
 
 
 def claims_page(md: Path) -> str:
@@ -84,34 +91,44 @@ def build_site(profile: str, root: Path | None = None, out: Path | None = None) 
     """Write the site of ``profile`` and return its index.html."""
     root = Path(root or Path.cwd())
     built, figs = root / "build" / profile, root / "figures" / profile
-    books = sorted(p for p in built.glob("*.ipynb") if not p.name.endswith((".src.ipynb", ".tmp.ipynb")))
+    books = sorted(p for p in built.glob("*.ipynb")
+                   if not p.name.endswith((".src.ipynb", ".tmp.ipynb")))
     if not books:
-        raise InputError(f"no executed notebooks in {built}: run `make figures PROFILE={profile}` first "
-                         "(the site shows what it built, it trains nothing)")
+        raise InputError(f"no executed notebooks in {built}: run `make figures PROFILE={profile}` "
+                         "first (the site shows what it built, it trains nothing)")
     out = Path(out or root / "build" / "site" / profile)
     shutil.rmtree(out, ignore_errors=True)
     (out / "figures").mkdir(parents=True)
     commit, cells = _commit(root), {}
     for nb in books:
         cells[nb.stem] = notebook_page(nb, out / f"{nb.stem}.html")
+    blocks = figure_blocks(figs, out / "figures", cells, commit)
+    _write(out / "figures.html", f"Figures: profile {profile}", "".join(blocks))
+    md = figs / "claims.md"
+    claims = claims_page(md) if md.is_file() else "<p>No claims table.</p>"
+    _write(out / "claims.html", f"Claims: profile {profile}", claims)
+    items = "".join(f"<li><a href='{n}.html'>{html.escape(n)}</a></li>" for n in cells)
+    body = (f"<p>Profile <b>{html.escape(profile)}</b>, commit {html.escape(commit)}: the executed "
+            f"notebooks, the <a href='claims.html'>claims table</a> and the "
+            f"<a href='figures.html'>figures</a> ({len(blocks)}).</p><ul>{items}</ul>")
+    _write(out / "index.html", "The feature-learning companion", body)
+    return out / "index.html"
+
+
+def figure_blocks(figs: Path, dest: Path, cells: dict, commit: str) -> list[str]:
+    """Copy each figure of ``figs`` (PNG with its JSON) to ``dest``; one block per figure, linked
+    to the notebook whose number prefixes its name (else the first notebook)."""
     blocks = []
     for meta_file in sorted(figs.glob("*.json")):
         meta = json.loads(meta_file.read_text(encoding="utf-8"))
         png = figs / f"{meta['stem']}.png"
         if not png.is_file():
             continue
-        shutil.copy2(png, out / "figures" / png.name)
-        notebook = next((n for n in cells if meta["stem"].startswith(n.split("_")[0] + "_")), books[0].stem)
+        shutil.copy2(png, dest / png.name)
+        prefix = meta["stem"].split("_")[0] + "_"
+        notebook = next((n for n in cells if n.startswith(prefix)), next(iter(cells)))
         blocks.append(figure_block(meta, notebook, cell_of(meta["stem"], cells[notebook]), commit))
-    (out / "figures.html").write_text(_page(f"Figures: profile {profile}", "".join(blocks)), encoding="utf-8")
-    claims = claims_page(figs / "claims.md") if (figs / "claims.md").is_file() else "<p>No claims table.</p>"
-    (out / "claims.html").write_text(_page(f"Claims: profile {profile}", claims), encoding="utf-8")
-    items = "".join(f"<li><a href='{n}.html'>{html.escape(n)}</a></li>" for n in cells)
-    body = (f"<p>Profile <b>{html.escape(profile)}</b>, commit {html.escape(commit)}: the executed "
-            f"notebooks, the <a href='claims.html'>claims table</a> and the "
-            f"<a href='figures.html'>figures</a> ({len(blocks)}).</p><ul>{items}</ul>")
-    (out / "index.html").write_text(_page("The feature-learning companion", body), encoding="utf-8")
-    return out / "index.html"
+    return blocks
 
 
 def main(argv=None) -> None:

@@ -1,4 +1,4 @@
-"""`make site`: a static site of a profile's executed notebooks, claims and figures (issue: front door).
+"""`make site`: a static site of a profile's notebooks, claims and figures (issue: front door).
 
 Built from a tiny profile build: every page exists, every internal link and image resolves (anchors
 too), each figure names its notebook, cell, profile, commit and source hash.
@@ -53,7 +53,8 @@ def test_every_internal_link_and_image_of_the_site_resolves(tmp_path):
             checked += 1
     assert checked >= 15
     figures = (site / "figures.html").read_text()
-    assert figures.count("<figure") == 5 and "source abc123" in figures and "profile demo" in figures
+    assert figures.count("<figure") == 5
+    assert "source abc123" in figures and "profile demo" in figures
     assert "figures.html#01_first_curve" in (site / "claims.html").read_text()
 
 
