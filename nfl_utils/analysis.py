@@ -100,3 +100,13 @@ def regression_statement(run: Run, checkpoint: int = -1) -> dict:
             "|corr(e1, f̂)|": float(abs(run.output_corr(checkpoint)[0])),
             "top-1 centred share": top_fraction(run.eigenvalues(checkpoint, centred=True), 1),
             "D_LR": float(m["train_dlr"]), "test acc": float(m["test_acc"])}
+
+
+def coefficient_rates(run: Run) -> dict:
+    """C4's rate test on a head-only run (Φ frozen, so ρ_k is the same at every checkpoint):
+    :func:`verdicts.mode_rates` on the squared residual per uncentred mode at each checkpoint."""
+    from .verdicts import mode_rates
+
+    rho = run.eigenvalues(0)
+    resid = run.arrays["train_u_residual"][:, :len(rho)]                 # (T, r)
+    return mode_rates(run.epochs, rho, resid)

@@ -21,7 +21,9 @@ SEEDS = (0, 1, 2)
 
 
 def seeds(name: str, cfg: Config, n: int = len(SEEDS)) -> dict[str, Config]:
-    return {f"{name} [seed {s}]": cfg.replace(seed=s) for s in SEEDS[:n]}
+    """``n`` seeds of one setting; a seed varies the data (subset, split, label shuffling,
+    measurement sets) as well as initialisation and order, so the spread covers all of them."""
+    return {f"{name} [seed {s}]": cfg.replace(seed=s, data_seed=s) for s in SEEDS[:n]}
 
 
 def with_head_only(name: str, cfg: Config) -> dict[str, Config]:
@@ -153,8 +155,8 @@ def dlgn_image_seeds(n: int = 3) -> dict[str, Config]:
 
 
 def seeds_and_data(name: str, cfg: Config, n: int = 2) -> dict[str, Config]:
-    """Seeds that vary the data (split, subset, measurement sets) as well as init and order."""
-    return {f"{name} [seed {s}]": cfg.replace(seed=s, data_seed=s) for s in SEEDS[:n]}
+    """Two :func:`seeds` (the grokking runs: long, so two)."""
+    return seeds(name, cfg, n)
 
 
 # The seeded richness contrasts at three times quick's length (quick's table keeps the shorter)

@@ -14,6 +14,13 @@ PERSIST_CHECKPOINTS = 2   # C1 "persists": MF at every checkpoint from the first
 CO_MOVE = 0.5         # C8 "fall together": rank correlation ≥ 0.5 across checkpoints
 NEAR_C_MINUS_1 = 0.25  # C5 "toward C−1": final centred d_eff within 25% of C − 1
 GAP_TO_ZERO = 0.1     # C5 "ρ_{C+1}/ρ_C → 0": at most 0.1 at the end
+# C4, the rate of coefficient learning under MSE [ours]: a mode is *timed* at the first checkpoint
+# where its squared residual is at most RATE_HALF of its initial value, rate = ln(R₀/R_t) / 2t; a
+# mode already below RATE_FLOOR there was fitted too fast to time, one whose initial residual is
+# under RATE_MIN_SHARE of the total had nothing to fit. "∝ ρ_k": over ≥ RATE_MIN_MODES timed modes,
+# Spearman(rate, ρ) ≥ RATE_CORR and the log-log slope of rate on ρ within RATE_SLOPE.
+RATE_HALF, RATE_FLOOR, RATE_MIN_SHARE, RATE_MIN_MODES = 0.5, 1e-3, 1e-6, 5
+RATE_CORR, RATE_SLOPE = 0.8, (0.75, 1.25)
 FULL_TRAIN_SIZE = {"mnist": 60_000, "fashion-mnist": 60_000, "cifar10": 50_000, "cifar100": 50_000}
 
 
@@ -89,3 +96,28 @@ def rank_corr(a, b) -> float:
 
 def at_chance(test_acc: float, num_classes: int) -> bool:
     return test_acc < CHANCE_MARGIN / num_classes
+
+
+def mode_rates(epochs, rho, resid) -> dict:
+    """C4's rule on one head-only MSE run: ``epochs`` (T,), ``rho`` (r,) Φ's eigenvalues (frozen),
+    ``resid`` (T, r) squared residual per mode at each checkpoint (measure.mode_residual).
+    Returns the timed modes' (rho, rate), their Spearman correlation, log-log slope and a verdict:
+    agrees (ordered and ∝ ρ), partly (ordered, slope outside RATE_SLOPE), disagrees, or not
+    testable (fewer than RATE_MIN_MODES timed modes)."""
+    t, rho, R = np.asarray(epochs, float), np.asarray(rho, float), np.asarray(resid, float)
+    ok = np.isfinite(rho) & (rho > 0) & (R[0] > RATE_MIN_SHARE * np.nansum(R[0]))
+    ratio = R[1:] / np.where(ok, R[0], np.nan)                    # (T−1, r)
+    below = ratio <= RATE_HALF
+    first = np.where(below.any(0), below.argmax(0), -1)          # first checkpoint at half, per mode
+    keep = ok & (first >= 0)
+    at = ratio[np.maximum(first, 0), np.arange(len(rho))]
+    keep &= at >= RATE_FLOOR
+    rate = np.log(1 / at[keep]) / (2 * (t[1:][first[keep]] - t[0]))
+    out = {"rho": rho[keep], "rate": rate, "n": int(keep.sum())}
+    if out["n"] < RATE_MIN_MODES:
+        return {**out, "corr": float("nan"), "slope": float("nan"), "verdict": UNTESTABLE}
+    out["corr"] = rank_corr(rho[keep], rate)
+    out["slope"] = float(np.polyfit(np.log(rho[keep]), np.log(rate), 1)[0])
+    ordered = out["corr"] >= RATE_CORR
+    prop = RATE_SLOPE[0] <= out["slope"] <= RATE_SLOPE[1]
+    return {**out, "verdict": AGREES if ordered and prop else PARTLY if ordered else DISAGREES}
