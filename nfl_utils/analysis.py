@@ -110,3 +110,18 @@ def coefficient_rates(run: Run) -> dict:
     rho = run.eigenvalues(0)
     resid = run.arrays["train_u_residual"][:, :len(rho)]                 # (T, r)
     return mode_rates(run.epochs, rho, resid)
+
+
+def path_words(epochs, values, fmt: str = "{:.3f}") -> str:
+    """A measure's path over training in words, from the numbers: where it starts, its lowest (or
+    highest) point if that lies inside, and where it ends, e.g. 'falls from 0.59 at epoch 0 to its
+    lowest, 0.05, at epoch 1, then rises to 0.14 at epoch 20'."""
+    e, v = list(np.asarray(epochs)), np.asarray(values, dtype=float)
+    f = lambda i: f"{fmt.format(v[i])} at epoch {e[i]}"
+    lo, hi = int(v.argmin()), int(v.argmax())
+    turn = lo if 0 < lo < len(v) - 1 else hi if 0 < hi < len(v) - 1 else None
+    if turn is None:
+        return f"{'falls' if v[-1] < v[0] else 'rises' if v[-1] > v[0] else 'stays'} from {f(0)} to {f(-1)}"
+    down = turn == lo
+    return (f"{'falls' if down else 'rises'} from {f(0)} to its {'lowest' if down else 'highest'}, "
+            f"{f(turn)}, then {'rises' if down else 'falls'} to {f(len(v) - 1)}")

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from . import analysis as A
+from . import conventions
 from .conventions import directions, keeps_weights
 from . import profiles as P
 from . import verdicts as V
@@ -45,9 +46,11 @@ REPORTED = {
     "C1": "typical nets reach MF within a few epochs", "C2": "many architectures and classification datasets",
     "C3": "FC net on CIFAR-10", "C4": "rate ∝ ρ_k [summary]; the invariance is exact by construction", "C5": "[ours]", "C6": "ResNet18 CIFAR-100 lr 0.005/0.05/0.2 → "
     "66.3/78.3/74.5% test, D_LR 0.053/0.025/0.039", "C7": "CIFAR-10 shuffled 0.034 (9.5%) vs clean 0.031 (95.0%)",
-    "C8": "terminal phase of training", "C9": "[paper] claim, thresholds ours", "C10": "MNIST full 0.0087 vs head-only 0.63",
-    "C11": "mod-97 addition, transformer: 0.51 → 0.11", "C12": "VGG16 CIFAR-100: no BN 0.66, BN 0.073",
-    "C13": "direction not known", "C14": "[summary]", "D1": "exact", "D2": "exact [ours]", "D3": "[paper]",
+    "C8": "terminal phase of training", "C9": "[paper] claim, thresholds ours", "C10": "MNIST full 0.0087 (test 10.0%) vs head-only 0.63 (test 74.4%): "
+    "the richer net can be the worse one",
+    "C11": "mod-97 addition, transformer: 0.51 → 0.11", "C12": "VGG16 CIFAR-100: no BN 0.66 (test 21.7%), BN 0.073 (test 72.0%)",
+    "C13": "direction not known", "C14": "[summary] four parts: (a) weight decay moves S_init, ‖θ‖ not D_LR; (b) D_LR monotone "
+    "in α; (c) S_init, ‖θ‖ not; (d) NC1 opposite to D_LR", "D1": "exact", "D2": "exact [ours]", "D3": "[paper]",
     "D4": "[paper]", "D5": "[summary]", "D6": "[paper]", "D7": "[summary]", "D8": "[paper]",
     "D9": "DLGN 96.1, DLGN-SF 97.4, ReLU 90.6",
 }
@@ -196,21 +199,57 @@ def collapse_claim(run, name: str) -> dict:
 
 
 def regression_claim(full, head) -> dict:
+    """C9 by parts [thresholds ours]: Π(2) ≥ V.SPAN_2, the top centred eigenfunction ∝ f̂ − mean
+    (|corr| ≥ V.ALIGNED), D_LR below the head-only control's, and the control broad (Π(2) < V.SPAN_2)."""
     a, b = A.regression_statement(full), A.regression_statement(head)
     meas = (f"full: Π(2) {a['Π(2)']:.3f}, |corr(e1, f̂)| {a['|corr(e1, f̂)|']:.3f}, D_LR {a['D_LR']:.3f}; "
             f"head-only: Π(2) {b['Π(2)']:.3f}, D_LR {b['D_LR']:.3f}")
-    ok = a["Π(2)"] >= 0.95 and a["D_LR"] < b["D_LR"]
-    return _row("C9", f"{full.cfg.dataset} {full.cfg.model}, digit value by MSE", meas,
-                V.AGREES if ok else V.PARTLY if a["D_LR"] < b["D_LR"] else V.DISAGREES)
+    v, why = _parts({f"Π(2) ≥ {V.SPAN_2:g}": a["Π(2)"] >= V.SPAN_2,
+                     f"e1 ∝ f̂ (|corr| ≥ {V.ALIGNED:g})": a["|corr(e1, f̂)|"] >= V.ALIGNED,
+                     "D_LR below head-only": a["D_LR"] < b["D_LR"],
+                     f"head-only broad (Π(2) < {V.SPAN_2:g})": b["Π(2)"] < V.SPAN_2})
+    return _row("C9", f"{full.cfg.dataset} {full.cfg.model}, digit value by MSE, C = 2 (the modes "
+                f"1, f̂), {full.cfg.epochs} ep", meas, v, why + " [thresholds ours]")
+
+
+def across_conventions(observed: str, dirs: dict[str, str] | None) -> tuple[bool, str]:
+    """(the direction holds under every convention of D_LR, the words for it). ``dirs``
+    {convention: direction}; None when the runs kept no weights to recompute D_LR from."""
+    if dirs is None:
+        return True, ""
+    flips = [f"{n} {d}" for n, d in dirs.items() if d != observed]
+    if not flips:
+        return True, "the direction is the same under every D_LR convention of docs/measures.md"
+    return False, "under other D_LR conventions: " + ", ".join(flips)
+
+
+def _by_convention(row: dict, what: str, dirs: dict | None) -> dict:
+    """The row with its sub-result under each D_LR convention (``what`` it compares), if any."""
+    if dirs is not None:
+        row["by_convention"], row["by_convention_what"] = dict(dirs), what
+    return row
+
+
+def _dirs(a_runs, b_runs):
+    """conventions.contrast of two groups, or None when their weights are not stored."""
+    ok = conventions.has_weights(a_runs) and conventions.has_weights(b_runs)
+    return conventions.contrast(a_runs, b_runs) if ok else None
 
 
 def seeded_contrast(cid, groups: dict, a: str, b: str, expected: str, setting: str) -> dict:
-    """D_LR of setting ``a`` against ``b`` over seeds; ``expected``: 'lower' or 'higher'."""
+    """D_LR of setting ``a`` against ``b`` over seeds; ``expected``: 'lower' or 'higher'. A
+    direction that another of D_LR's conventions does not share makes the verdict partly."""
     da, db = _final(groups[a], "train_dlr"), _final(groups[b], "train_dlr")
     obs = V.compare(da, db)
     meas = (f"{a}: D_LR {mean_spread(da)} (test {mean_spread(_final(groups[a], 'test_acc'))}); {b}: D_LR {mean_spread(db)} "
             f"(test {mean_spread(_final(groups[b], 'test_acc'))}); {len(da)} seeds, ± half-range")
-    return _row(cid, setting, meas + f"; {a} is {obs}", V.direction_verdict(obs, expected))
+    v = V.direction_verdict(obs, expected)
+    dirs = _dirs(groups[a], groups[b])
+    same, words = across_conventions(obs, dirs)
+    if not same and v != V.PARTLY:
+        v, words = V.PARTLY, "the direction depends on D_LR's convention: " + words
+    why = "; ".join(x for x in ("a seed varies init, order and data subset", words) if x)
+    return _by_convention(_row(cid, setting, meas + f"; {a} is {obs}", v, why), f"{a} vs {b}, final", dirs)
 
 
 def lr_claim(groups: dict, setting: str) -> dict:
@@ -225,7 +264,16 @@ def lr_claim(groups: dict, setting: str) -> dict:
                     "the best accuracy sits at the edge of the grid: the optimum is not bracketed, so no "
                     "tuned optimum to compare with")
     v = V.AGREES if best == lowest else (V.PARTLY if sep == "no clear difference" else V.DISAGREES)
-    return _row("C6", setting, meas, v, "best learning rate inside the grid")
+    why = "best learning rate inside the grid"
+    if all(conventions.has_weights(g) for g in groups.values()):
+        means = {k: {n: np.mean(x) for n, x in conventions.values(g).items()} for k, g in groups.items()}
+        low = {n: min(means, key=lambda k: means[k][n]) for n in conventions.CONVENTIONS}
+        same, words = across_conventions(lowest, low)
+        why += "; " + words.replace("direction", "lowest-D_LR learning rate")
+        if not same and v != V.PARTLY:
+            v, why = V.PARTLY, "the lowest D_LR moves with D_LR's convention: " + why
+        return _by_convention(_row("C6", setting, meas, v, why), "lowest final D_LR at", low)
+    return _row("C6", setting, meas, v, why)
 
 
 def shuffle_claim(groups: dict, C: int, setting: str) -> dict:
@@ -238,10 +286,13 @@ def shuffle_claim(groups: dict, C: int, setting: str) -> dict:
     chance = all(V.at_chance(x, C) for x in _final(sh, "test_acc"))
     obs = V.compare(_final(sh, "train_dlr"), _final(cl, "train_dlr"))
     moved = V.compare(_final(sh, "train_dlr"), [r.at("train_dlr", 0) for r in sh])   # the absolute anchor
-    row["verdict"], why = _parts({"shuffled not lazier than clean": obs != "higher",
-                                  "shuffled tests at chance": chance,
-                                  "shuffled richer than at its initialisation": moved == "lower"})
-    row["reason"] = why + " (directions beyond the seed spread)"
+    parts = {"shuffled not lazier than clean": obs != "higher", "shuffled tests at chance": chance,
+             "shuffled richer than at its initialisation": moved == "lower"}
+    dirs = _dirs(sh, cl)
+    if dirs is not None:
+        parts["not lazier under every D_LR convention"] = all(d != "higher" for d in dirs.values())
+    row["verdict"], why = _parts(parts)
+    row["reason"] = why + " (directions beyond the seed spread; a seed varies init, order and data)"
     return row
 
 
@@ -291,6 +342,7 @@ def grokking_claim(runs, name: str = "modadd") -> dict:
                 + ", ".join(f"{n} {dirs[n]}" for n in flips))
         if flips and v != V.PARTLY:       # a direction that flips with a convention is no finding
             v, why = V.PARTLY, "the direction depends on D_LR's convention: " + why
+        return _by_convention(_row("C11", setting, meas, v, why), "end vs memorisation", dirs)
     return _row("C11", setting, meas, v, why)
 
 
@@ -299,32 +351,74 @@ def grokking_claims(groups: dict) -> list[dict]:
     return [grokking_claim(runs, name) for name, runs in groups.items()]
 
 
+def _means(groups: dict, col: str) -> list[float]:
+    return [float(np.mean(_final(v, col))) for v in groups.values()]
+
+
+def _trend(groups: dict, col: str) -> str:
+    """'rises' / 'falls' (the means along the groups monotone, first to last beyond the seed
+    spread), 'is not monotone', or 'no clear change'."""
+    ends = list(groups.values())
+    if V.compare(_final(ends[-1], col), _final(ends[0], col)) == "no clear difference":
+        return "no clear change"
+    return V.monotone(_means(groups, col))
+
+
 def robustness_claim(wd: dict, ts: dict) -> dict:
-    def trend(groups, col):
-        return V.monotone([np.mean(_final(v, col)) for v in groups.values()])
-    parts = [f"weight decay ↑ ({', '.join(wd)}): D_LR {trend(wd, 'train_dlr')}, S_init {trend(wd, 's_init')}, "
-             f"‖θ‖² {trend(wd, 'theta_norm2')}",
-             f"target scale α ↓ ({', '.join(ts)}): D_LR {trend(ts, 'train_dlr')}, S_init {trend(ts, 's_init')}, "
-             f"‖θ‖² {trend(ts, 'theta_norm2')}, NC1 {trend(ts, 'nc1')}"]
-    dlr_mono = trend(ts, "train_dlr") != "is not monotone"
-    others = trend(ts, "s_init") == "is not monotone" or trend(ts, "theta_norm2") == "is not monotone"
+    """C14 in four parts (docs/measures.md): (a) the largest weight decay against none moves
+    S_init and ‖θ‖² down (what older measures read as richer) beyond the seed spread while D_LR is
+    not lower; (b) D_LR is monotone in α; (c) S_init and ‖θ‖² are not; (d) NC1 moves the opposite
+    way to D_LR along α. (a) and (b) must hold under every D_LR convention where weights are stored."""
+    w0, w1 = list(wd.values())[0], list(wd.values())[-1]
+    moves = {c: V.compare(_final(w1, c), _final(w0, c)) for c in ("train_dlr", "s_init", "theta_norm2")}
+    trend = {c: _trend(ts, c) for c in ("train_dlr", "s_init", "theta_norm2", "nc1")}
+    mono = ("rises", "falls")
+    opposite = {"rises": "falls", "falls": "rises"}.get(trend["train_dlr"])
+    parts = {"(a) weight decay lowers S_init and ‖θ‖², not D_LR": moves["s_init"] == moves["theta_norm2"]
+             == "lower" and moves["train_dlr"] != "lower",
+             "(b) D_LR monotone in α": trend["train_dlr"] in mono,
+             "(c) S_init and ‖θ‖² not monotone in α": trend["s_init"] not in mono and
+             trend["theta_norm2"] not in mono,
+             "(d) NC1 opposite to D_LR along α": opposite is not None and trend["nc1"] == opposite}
+    dirs = None
+    if conventions.has_weights(w0 + w1) and all(conventions.has_weights(g) for g in ts.values()):
+        a = conventions.contrast(w1, w0)
+        b = {n: V.monotone([np.mean(conventions.values(g)[n]) for g in ts.values()]) for n in a}
+        parts["(a), (b) under every D_LR convention"] = (all(d != "lower" for d in a.values()) and
+                                                        all(d == trend["train_dlr"] for d in b.values()))
+        dirs = {n: f"wd: {a[n]}; α ↓: {b[n]}" for n in a}
+    meas = (f"weight decay {list(wd)[0]} → {list(wd)[-1]}: D_LR {mean_spread(_final(w0, 'train_dlr'))} → "
+            f"{mean_spread(_final(w1, 'train_dlr'))} ({moves['train_dlr']}), S_init {moves['s_init']}, "
+            f"‖θ‖² {moves['theta_norm2']}; target scale α ↓ ({', '.join(ts)}): D_LR {trend['train_dlr']} ("
+            + " → ".join(f"{x:.3f}" for x in _means(ts, "train_dlr")) + f"), S_init {trend['s_init']}, "
+            f"‖θ‖² {trend['theta_norm2']}, NC1 {trend['nc1']}")
     c = next(iter(ts.values()))[0].cfg
-    setting = (f"{c.dataset} MLP {c.width}×{c.depth}, n={c.train_size}, {c.epochs} ep, 3 seeds each; "
-               f"α·one-hot MSE with lr/α, no momentum, weight decay {c.weight_decay:g} in the α runs")
-    return _row("C14", setting, "; ".join(parts),
-                V.AGREES if dlr_mono and others else V.PARTLY if dlr_mono else V.DISAGREES,
-                "agrees when D_LR is monotone in α while S_init or ‖θ‖² is not")
+    setting = (f"{c.dataset} MLP {c.width}×{c.depth}, n={c.train_size}, {c.epochs} ep, "
+               f"{len(w0)} seeds each; α·one-hot MSE with lr/α, no momentum, weight decay "
+               f"{c.weight_decay:g} in the α runs")
+    v, why = _parts(parts)
+    return _by_convention(_row("C14", setting, meas, v, why + " (directions beyond the seed spread)"),
+                          "D_LR with weight decay, and along α", dirs)
 
 
 def size_claim(groups: dict) -> dict:
+    """C13: the largest training set against the smallest, beyond the seed spread (any direction),
+    under every convention of D_LR where the weights are stored."""
     keys = list(groups)
     obs = V.compare(_final(groups[keys[-1]], "train_dlr"), _final(groups[keys[0]], "train_dlr"))
     meas = "; ".join(f"{k}: D_LR {mean_spread(_final(v, 'train_dlr'))}" for k, v in groups.items())
     c = groups[keys[0]][0].cfg
     setting = (f"{c.dataset} MLP {c.width}×{c.depth}, n = {', '.join(k.split('=')[-1] for k in keys)} with "
                f"equal steps ({c.epochs} ep at the smallest), {len(groups[keys[0]])} seeds")
-    return _row("C13", setting, meas + f"; largest n is {obs} than smallest",
-                V.AGREES if obs != "no clear difference" else V.DISAGREES, "a change beyond the seed spread")
+    v = V.AGREES if obs != "no clear difference" else V.DISAGREES
+    dirs = _dirs(groups[keys[-1]], groups[keys[0]])
+    same, words = across_conventions(obs, dirs)
+    if not same:
+        v = V.PARTLY
+    why = "; ".join(x for x in ("a change beyond the seed spread (a seed varies init, order and data)",
+                                words) if x)
+    return _by_convention(_row("C13", setting, meas + f"; largest n is {obs} than smallest", v, why),
+                          f"{keys[-1]} vs {keys[0]}, final", dirs)
 
 
 # ----------------------------------------------------------------------------- DLGN claims
@@ -515,7 +609,7 @@ def _terminal_name(profile: str) -> str:
 
 # The figures that show each claim, where their JSON numbers do not name it (figure_links adds those)
 SHOWN_IN = {"C1": ["04_mf_vs_ef_measures", "03_spectra_deff"], "C2": ["04_mf_vs_ef_measures"],
-            "C4": ["04_mf_vs_ef_measures"], "C5": ["03_spectra_deff"], "C8": ["05_collapse_nc_dlr", "05_collapse_kernel"],
+            "C4": ["04_mf_vs_ef_rates"], "C5": ["03_spectra_deff"], "C8": ["05_collapse_nc_dlr", "05_collapse_kernel"],
             "C9": ["05_collapse_regression"], "C11": ["07_richness_dlr_conventions"],
             "C14": ["07_richness_wd", "07_richness_target"], "D1": ["08_dlgn_overlap_spectrum"],
             "D2": ["08_dlgn_overlap_spectrum"], "D3": ["08_dlgn_image"], "D4": ["08_dlgn_image"],
@@ -562,7 +656,26 @@ def markdown(rows: list[dict], profile: str, links: dict | None = None) -> str:
     lines += [f"| {r['id']} | {esc(r['claim'])} | {esc(r['setting'])} | {esc(r['measured'])} | {esc(r['reported'])} | "
               f"**{r['verdict']}** | {esc(r['reason'])} | "
               + ", ".join(f"[{st}]({st}.png)" for st in links.get(r["id"], [])) + " |" for r in rows]
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + conventions_section(rows)) + "\n"
+
+
+def conventions_section(rows: list[dict]) -> list[str]:
+    """The rows that rest on a D_LR direction: that direction under each of D_LR's open
+    conventions (docs/measures.md), a table of its own below the claims."""
+    rs = [r for r in rows if r.get("by_convention")]
+    if not rs:
+        return []
+    names = list(conventions.CONVENTIONS)
+    esc = lambda s: str(s).replace("|", "\\|")
+    short = lambda s: s if len(s) <= 60 else s[:59] + "…"
+    lines = ["", "## D_LR's directions under its open conventions", "",
+             "Each row that rests on a D_LR direction, recomputed from the runs' stored weights under every "
+             "convention of `docs/measures.md` (the claims table uses the first). A direction that differs "
+             "between columns is no finding about the network; its row above reads *partly*.", "",
+             "| id | setting | compares | " + " | ".join(names) + " |", "| --- " * (len(names) + 3) + "|"]
+    lines += [f"| {r['id']} | {esc(short(r['setting']))} | {esc(r['by_convention_what'])} | "
+              + " | ".join(esc(r["by_convention"].get(n, "—")) for n in names) + " |" for r in rs]
+    return lines
 
 
 def write(profile: str) -> str:

@@ -96,3 +96,32 @@ def memorisation_index(run) -> int:
 def keeps_weights(runs) -> bool:
     """Whether every run stored its checkpoint weights (what the conventions need)."""
     return all(r.cfg.save_models for r in runs)
+
+
+_FINAL: dict = {}      # (run directory, checkpoint) → {convention: D_LR}: a run is measured once
+
+
+def has_weights(runs) -> bool:
+    """Whether every run stored its final weights (model.pt): what :func:`values` needs."""
+    return all((r.path / "model.pt").is_file() for r in runs)
+
+
+def values(runs, checkpoint: int | None = None) -> dict[str, list[float]]:
+    """{convention: [D_LR of each run]} at ``checkpoint`` (None: the final weights)."""
+    out = {n: [] for n in CONVENTIONS}
+    for r in runs:
+        key = (str(r.path), checkpoint)
+        if key not in _FINAL:
+            _FINAL[key] = run_variants(r, checkpoint)
+        for n in CONVENTIONS:
+            out[n].append(_FINAL[key][n])
+    return out
+
+
+def contrast(a_runs, b_runs) -> dict[str, str]:
+    """{convention: direction of the final D_LR of ``a_runs`` against ``b_runs``}, beyond the seed
+    spread (verdicts.compare): 'lower', 'higher' or 'no clear difference'."""
+    from .verdicts import compare
+
+    va, vb = values(a_runs), values(b_runs)
+    return {n: compare(va[n], vb[n]) for n in CONVENTIONS}

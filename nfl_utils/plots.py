@@ -243,32 +243,65 @@ def output_corr_panel(ax, run, checkpoint: int, centred=True, K=None, title=None
     ax.set(xlabel="k", ylabel="|corr(e_k, f̂)|", title=title or "eigenfunctions vs output (regression)")
 
 
-def inputs_panel(ax, xs, title=None, mean=None, std=None):
-    """Show a few inputs: 1-D signals as overlaid lines, images as a montage (de-normalised)."""
-    xs = np.asarray(xs, dtype=float)
-    if xs.ndim == 2:                                    # (m, L) signals, e.g. mnist1d
+def token_pairs(xs: np.ndarray):
+    """(a, b, p) when every row of ``xs`` (m, 2p) is a pair of one-hot tokens [e_a, e_b] (modular
+    addition), else None."""
+    h = xs.shape[1] // 2
+    if xs.shape[1] % 2 or not np.isin(xs, (0.0, 1.0)).all():
+        return None
+    if not ((xs[:, :h].sum(1) == 1) & (xs[:, h:].sum(1) == 1)).all():
+        return None
+    return xs[:, :h].argmax(1), xs[:, h:].argmax(1), h
+
+
+def _montage(ax, xs, mean, std):
+    """(m, C, H, W) images in a grid, de-normalised; cells past the last input stay blank."""
+    if mean is not None:
+        xs = xs * np.asarray(std)[None, :, None, None] + np.asarray(mean)[None, :, None, None]
+    imgs = np.clip(np.transpose(xs, (0, 2, 3, 1)), 0, 1)
+    m, H, W, C = imgs.shape
+    cols = int(math.ceil(math.sqrt(m)))
+    rows = int(math.ceil(m / cols))
+    # light-grey separators; cells past the last input stay blank (white), not a solid block
+    grid = np.full((rows * (H + 1), cols * (W + 1), C), 0.25 if C == 1 else 0.75)
+    for i in range(rows * cols):
+        r, c = divmod(i, cols)
+        cell = imgs[i] if i < m else (np.nan if C == 1 else 1.0)
+        grid[r * (H + 1):r * (H + 1) + H, c * (W + 1):c * (W + 1) + W] = cell
+    cmap = matplotlib.colormaps["gray_r"].copy()
+    cmap.set_bad("white")
+    ax.imshow(grid.squeeze(-1) if C == 1 else grid, cmap=cmap if C == 1 else None, vmin=0, vmax=1)
+    ax.axis("off")
+
+
+def _vectors(ax, xs):
+    """2-D inputs as points in the plane (the unit circle drawn), token pairs as (a, b) on the
+    p × p grid, other vectors as overlaid lines over their coordinates."""
+    pairs = token_pairs(xs)
+    if xs.shape[1] == 2:
+        t = np.linspace(0, 2 * np.pi, 200)
+        ax.plot(np.cos(t), np.sin(t), color="0.8", lw=1)
+        ax.scatter(xs[:, 0], xs[:, 1], s=18, color=colors(1)[0], zorder=3)
+        ax.set(xlabel="x₁", ylabel="x₂", aspect="equal")
+    elif pairs is not None:
+        a, b, h = pairs
+        ax.scatter(a, b, s=18, color=colors(1)[0])
+        ax.set(xlabel="token a", ylabel="token b", xlim=(-1, h), ylim=(-1, h), aspect="equal")
+    else:
         cols = sns.color_palette("crest", len(xs))
         for i, x in enumerate(xs):
             ax.plot(x, color=cols[i], lw=1, alpha=0.8)
-        ax.set_xlabel("position")
-        ax.set_ylabel("signal")
-    else:                                               # (m, C, H, W) images
-        if mean is not None:
-            xs = xs * np.asarray(std)[None, :, None, None] + np.asarray(mean)[None, :, None, None]
-        imgs = np.clip(np.transpose(xs, (0, 2, 3, 1)), 0, 1)
-        m, H, W, C = imgs.shape
-        cols = int(math.ceil(math.sqrt(m)))
-        rows = int(math.ceil(m / cols))
-        # light-grey separators; cells past the last input stay blank (white), not a solid block
-        grid = np.full((rows * (H + 1), cols * (W + 1), C), 0.25 if C == 1 else 0.75)
-        for i in range(rows * cols):
-            r, c = divmod(i, cols)
-            cell = imgs[i] if i < m else (np.nan if C == 1 else 1.0)
-            grid[r * (H + 1):r * (H + 1) + H, c * (W + 1):c * (W + 1) + W] = cell
-        cmap = matplotlib.colormaps["gray_r"].copy()
-        cmap.set_bad("white")
-        ax.imshow(grid.squeeze(-1) if C == 1 else grid, cmap=cmap if C == 1 else None, vmin=0, vmax=1)
-        ax.axis("off")
+        ax.set(xlabel="position", ylabel="signal")
+
+
+def inputs_panel(ax, xs, title=None, mean=None, std=None):
+    """Show a few inputs: images as a montage (de-normalised), 2-D points in the plane, one-hot
+    token pairs on their grid, 1-D signals as overlaid lines."""
+    xs = np.asarray(xs, dtype=float)
+    if xs.ndim == 2:
+        _vectors(ax, xs)
+    else:
+        _montage(ax, xs, mean, std)
     if title:
         ax.set_title(title)
 

@@ -105,6 +105,12 @@ class Run:
     def is_regression(self) -> bool:
         return self.cfg.task == "regress"
 
+    @property
+    def measured_C(self) -> int:
+        """The C of the measures' Π(C), Π*(C) and gap columns: the classes, or 2 for a scalar
+        regression target (its collapsed state is {1, f̂}), whatever ``num_classes`` the digits have."""
+        return 2 if self.is_regression else self.num_classes
+
     # -- the network and its data
     def data(self):
         """The run's data (the same subsets and measurement sets as in training); cached."""

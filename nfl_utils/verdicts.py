@@ -21,6 +21,8 @@ GAP_TO_ZERO = 0.1     # C5 "ρ_{C+1}/ρ_C → 0": at most 0.1 at the end
 # Spearman(rate, ρ) ≥ RATE_CORR and the log-log slope of rate on ρ within RATE_SLOPE.
 RATE_HALF, RATE_FLOOR, RATE_MIN_SHARE, RATE_MIN_MODES = 0.5, 1e-3, 1e-6, 5
 RATE_CORR, RATE_SLOPE = 0.8, (0.75, 1.25)
+SPAN_2 = 0.95         # C9: Φ collapsed onto {1, f̂} when Π(2) ≥ 0.95 [ours]
+ALIGNED = 0.9         # C9: the top centred eigenfunction ∝ f̂ − mean f̂ when |corr| ≥ 0.9 [ours]
 FULL_TRAIN_SIZE = {"mnist": 60_000, "fashion-mnist": 60_000, "cifar10": 50_000, "cifar100": 50_000}
 
 

@@ -65,10 +65,11 @@ def draw(run: Run, checkpoint: int, k: int, centred: bool = False, fig=None):
     fig.tight_layout()
     c = "c" if centred else "u"
     row = run.metrics.iloc[checkpoint]
-    summary = {"epoch": epoch, "test acc": row["test_acc"], "Π(C)": row[f"train_{c}_pi_C"],
-               "Π*(C)": row[f"train_{c}_pistar_C"], "k90": row[f"train_{c}_k90"],
+    C = run.measured_C                                      # 2 for a regression run, not its 10 digits
+    summary = {"epoch": epoch, "test acc": row["test_acc"], f"Π({C})": row[f"train_{c}_pi_C"],
+               f"Π*({C})": row[f"train_{c}_pistar_C"], "k90": row[f"train_{c}_k90"],
                f"d_eff ({'centred' if centred else 'uncentred'})": row[f"train_{c}_d_eff"],
-               "D_LR": row["train_dlr"], "C": run.num_classes}
+               "D_LR": row["train_dlr"], "C": C}
     return fig, summary
 
 

@@ -84,6 +84,34 @@ plots.save(fig, "04_mf_vs_ef_measures",
 plt.show()
 
 # %% [markdown]
+# ## Coefficient learning: is mode k fitted at a rate ∝ ρ_k?
+# With Φ frozen (the head-only controls) and an MSE loss, gradient descent on the head shrinks the
+# residual's component along e_k by (1 − ηρ_k) a step, so the top modes are fitted first. Each
+# point is a mode, timed when its squared residual first halves (rule in docs/measures.md); the
+# grey line has slope 1 (a rate ∝ ρ_k), drawn through the points' geometric mean.
+
+# %%
+heads = {n: r for n, r in main.items() if r.cfg.head_only and r.cfg.loss == "mse"}
+fig, axes = plt.subplots(1, len(heads), figsize=(5 * len(heads), 3.9), squeeze=False)
+rates = {n: analysis.coefficient_rates(r) for n, r in heads.items()}
+for ax, (n, x), col in zip(axes[0], rates.items(), plots.colors(len(heads))):
+    ax.loglog(x["rho"], x["rate"], "o", ms=3, color=col)
+    if x["n"]:
+        g = np.exp(np.mean(np.log(x["rate"]) - np.log(x["rho"])))          # slope-1 line through them
+        xs = np.array([x["rho"].min(), x["rho"].max()])
+        ax.loglog(xs, g * xs, color="0.5", lw=1)
+    ax.set(xlabel=r"eigenvalue $\rho_k$ of Φ (frozen)", ylabel="fitting rate of mode k (per epoch)",
+           title=f"{n}: {x['n']} timed modes, {x['verdict']}")
+fig.suptitle(f"Head-only MSE runs: the rate at which each mode is fitted against ρ_k ({profile} profile)")
+fig.tight_layout()
+c4 = claims.rate_claim(heads)
+plots.save(fig, "04_mf_vs_ef_rates", "Per mode of the frozen Φ, the rate at which the head fits it (timed when the "
+           "squared residual first halves) against ρ_k, for each head-only MSE run; grey: slope 1.",
+           {"C4": c4["measured"], "C4 verdict": c4["verdict"]}, profile)
+plt.show()
+display(Markdown(claims.say(c4)))
+
+# %% [markdown]
 # ## A learning-rate sweep (small MLP, three seeds)
 # Final test accuracy and D_LR per learning rate; each point a seed, the line their mean.
 

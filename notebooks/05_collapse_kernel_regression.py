@@ -148,4 +148,6 @@ plots.save(fig, "05_collapse_regression", "Scalar regression: Π(k) after traini
            "and the head-only control.", {f"{r}: {k}": v for r, row in rs.iterrows() for k, v in row.items()}, profile)
 plt.show()
 display(rs.style.format(precision=3))
+display(Markdown("D_LR over training (from the stored checkpoints): " + "; ".join(
+    f"{n} {analysis.path_words(r.epochs, r.metrics['train_dlr'])}" for n, r in reg.items()) + "."))
 display(Markdown(claims.say(claims.regression_claim(reg["MLP"], reg["MLP, head-only"]))))

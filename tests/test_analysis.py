@@ -253,3 +253,15 @@ def test_a_grokking_direction_that_flips_with_d_lrs_convention_reads_partly(monk
     monkeypatch.setattr(claims, "directions", lambda runs, at: flips)
     row = claims.grokking_claim(run)
     assert row["verdict"] == "partly" and "rank cut 1e-2 lower" in row["reason"]
+
+
+def test_a_regression_runs_measures_use_c_2_not_its_ten_digits():
+    reg, cls = fake_run([{"epoch": 0}], task="regress", loss="mse"), fake_run([{"epoch": 0}])
+    assert (reg.num_classes, reg.measured_C) == (10, 2) and cls.measured_C == 10
+
+
+def test_path_words_say_what_the_numbers_do():
+    w = analysis.path_words([0, 1, 5, 20], [0.59, 0.05, 0.10, 0.14])
+    assert w == "falls from 0.590 at epoch 0 to its lowest, 0.050 at epoch 1, then rises to 0.140 at epoch 20"
+    assert analysis.path_words([0, 1, 2], [0.5, 0.4, 0.3]) == "falls from 0.500 at epoch 0 to 0.300 at epoch 2"
+    assert analysis.path_words([0, 1, 2], [0.1, 0.4, 0.3]).startswith("rises from 0.100 at epoch 0 to its highest")

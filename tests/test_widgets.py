@@ -97,3 +97,24 @@ def test_the_run_list_uses_the_profiles_labels_and_opens_on_the_notebooks_run(ru
     ex = widgets.Explorer(list(runs), profile="demo", start=a)        # a: not in the profile
     assert [lab for lab, _ in ex.pick.options][1] == widgets.run_label(a)
     assert ex.pick.value == str(a.path) and ex.current().hash == a.hash
+
+
+def test_points_and_token_pairs_are_drawn_as_such_not_as_signals():
+    import matplotlib.pyplot as plt
+
+    from nfl_utils import plots as P
+
+    fig, axes = plt.subplots(1, 3)
+    th = np.linspace(0, 6, 5)
+    P.inputs_panel(axes[0], np.c_[np.cos(th), np.sin(th)])                    # the circle: points
+    assert axes[0].collections[0].get_offsets().shape == (5, 2) and axes[0].get_xlabel() == "x₁"
+    a, b, p = np.array([1, 5, 7]), np.array([0, 2, 6]), 9
+    x = np.zeros((3, 2 * p))
+    x[np.arange(3), a], x[np.arange(3), p + b] = 1, 1                          # one-hot pairs
+    assert [list(v) for v in P.token_pairs(x)[:2]] == [list(a), list(b)]
+    P.inputs_panel(axes[1], x)
+    np.testing.assert_array_equal(axes[1].collections[0].get_offsets(), np.c_[a, b])
+    P.inputs_panel(axes[2], np.random.default_rng(0).normal(size=(4, 40)))    # signals: lines
+    assert len(axes[2].lines) == 4 and not axes[2].collections
+    assert P.token_pairs(np.eye(4)[:, :3]) is None
+    plt.close(fig)
