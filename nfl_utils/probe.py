@@ -31,7 +31,7 @@ import torch
 from .analysis import regime
 from .config import MAX_WIDTH
 from .collapse import nc2_equiangular, nc2_equinorm, nc3
-from .spectrum import SpectralAccumulator
+from .spectrum import SpectralAccumulator, effective_dimension
 from .errors import InputError
 
 X_KEYS = ("x", "input", "inputs", "image", "images", "pixel_values", "data")
@@ -389,13 +389,16 @@ def _note(notes: list, msg: str) -> None:
         notes.append(msg)
 
 
-def report_from(acc, name, C, head, notes, skipped):
-    """(Report, class means or None) from the accumulated moments."""
-    su, sc = acc.diagonalize(False), acc.diagonalize(True)
+def report_from(acc, name, C, head, notes, skipped, centred: bool = True):
+    """(Report, class means or None) from the accumulated moments. ``centred`` False: of the
+    centred spectrum only d_eff, from its eigenvalues alone (the tracker's columns; the report's
+    ``centred`` spectrum is then None)."""
+    su = acc.diagonalize(False)
+    sc = acc.diagonalize(True) if centred else None
     p = acc.S.shape[0]
     k = C if C else 1
     nums = {}
-    for key, s in (("u", su), ("c", sc)):
+    for key, s in (("u", su), ("c", sc)) if centred else (("u", su),):
         summ = s.summary(k)
         nums[f"{key}_d_eff"] = summ["d_eff"]
         nums[f"{key}_gap"] = summ["gap"]
@@ -405,6 +408,8 @@ def report_from(acc, name, C, head, notes, skipped):
         if key == "u" and "pistar_C" in summ:
             nums["u_share_C"] = summ["pistar_C"] / summ["pistar_all"] if summ["pistar_all"] > 0 else math.nan
             nums["regime"] = regime(summ["gap"], summ["pistar_C"], summ["pistar_all"])
+    if not centred:
+        nums["c_d_eff"] = effective_dimension(acc.eigenvalues(True))
     if "outputs" in acc.stats:
         nums["dlr"] = acc.low_rank_measure()
     else:

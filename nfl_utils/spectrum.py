@@ -18,7 +18,7 @@ import torch
 
 from .cka import cka_kernels, linear_cka, low_rank_measure_explicit  # noqa: F401  (public API)
 from .linalg import (EIG_RTOL, RANK_RTOL, ArrayKind, FewSamplesWarning, as_matrix, drop_small,  # noqa: F401
-                     eig_desc, eigh, one_hot, one_hot_labels, syrk_, warn_few)
+                     eig_desc, eigh, eigvals_desc, one_hot, one_hot_labels, syrk_, warn_few)
 from .errors import InputError
 
 def _owns(phi: torch.Tensor, given) -> bool:
@@ -223,6 +223,17 @@ class SpectralAccumulator:
             coef[name], norms[name] = self._memo[key]
         return Spectrum._from_coefficients(rho, V, self.mean() if centre else None, coef, norms, n, p, centre,
                                            self.kind)
+
+    def eigenvalues(self, centre: bool = False) -> torch.Tensor:
+        """ρ_k (descending, float64) alone: those of :meth:`diagonalize` when it has run, else from
+        an eigenvalue-only decomposition (no eigenvectors: about half the cost)."""
+        self._check()
+        if centre in self._memo:
+            return self._memo[centre][0]
+        if ("values", centre) not in self._memo:
+            M = self.gram(centre) / self.n
+            self._memo["values", centre] = eigvals_desc(0.5 * (M + M.T))
+        return self._memo["values", centre]
 
     def centred_gram_norm(self) -> float:
         """‖ΦcᵀΦc‖_F (the normaliser of linear CKA), kept until the next update()."""

@@ -62,7 +62,7 @@ class Tracker:
         if done:
             return pd.DataFrame(done)            # measured before a restart: never twice
         rows = [{"step": step, "layer": name, **_ascii(rep.numbers), "n": rep.n, "p": rep.p}
-                for name, rep in self.reports().items()]
+                for name, rep in self._reports(centred=False).items()]
         self.rows += rows
         self._log(rows)
         return pd.DataFrame(rows)
@@ -70,6 +70,11 @@ class Tracker:
     def reports(self) -> dict:
         """{layer: Report} of the model as it is now, all layers from one pass over the loader.
         The model is left as it was found: modes per module, hooks removed (also on an error)."""
+        return self._reports(centred=True)
+
+    def _reports(self, centred: bool) -> dict:
+        """:meth:`reports`; ``centred`` False (what :meth:`measure` records): of the centred
+        spectrum only d_eff, from eigenvalues alone (one p×p eigenvector decomposition fewer)."""
         model = self.model
         modes = {m: m.training for m in model.modules()}
         grabs, heads = {}, {}
@@ -84,7 +89,7 @@ class Tracker:
             dev = torch.device(self.device) if self.device else next(model.parameters()).device
             st = stream(model, self.loader, grabs, None, self.reduce, self.num_classes, dev, self.notes)
             C = st.num_classes if st.labelled else None
-            return {name: report_from(acc, name, C, heads.get(name), self.notes, [])[0]
+            return {name: report_from(acc, name, C, heads.get(name), self.notes, [], centred)[0]
                     for name, acc in st.accs.items()}
         finally:
             for g in grabs.values():

@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from nfl_utils.probe import probe
-from nfl_utils.spectrum import diagonalize, low_rank_measure
+from nfl_utils.spectrum import diagonalize, effective_dimension, low_rank_measure
 from nfl_utils.track import Tracker
 
 
@@ -65,6 +65,10 @@ def test_tracker_equals_probe_and_an_in_memory_computation_at_every_step_and_lay
             ev_tr = tr.reports()[layer].uncentred.eigenvalues
             k = min(len(ev), len(ev_tr))
             np.testing.assert_allclose(np.asarray(ev_tr[:k]), np.asarray(ev[:k]), rtol=1e-8, atol=1e-10 * float(ev[0]))
+            for col in ("u_gap", "u_pistar_C", "u_k90", "u_d_eff", "c_d_eff", "nc1"):   # probe's numbers
+                assert rows.loc[layer, col] == pytest.approx(rep.numbers[col], rel=1e-8), col
+            c_eff = effective_dimension(diagonalize(phi, centre=True).eigenvalues)        # in memory
+            assert rows.loc[layer, "c_d_eff"] == pytest.approx(c_eff, rel=1e-8)
     h = tr.history
     assert list(h["step"].unique()) == [0, 5, 10] and set(h["layer"]) == set(layers)
     assert all(c.isascii() for c in h.columns) and "dlr" in h.columns
