@@ -269,10 +269,10 @@ def probe(model=None, loader=None, layer: str | None = None, num_classes: int | 
         if grab is not None and layer is None:
             head = dict(model.named_modules())[grab.name]
         report, means = report_from(acc, name, C if labelled else None, head, notes, skipped)
-        if labelled and nc4 and "outputs" in acc.stats and not once:
+        if labelled and nc4 and acc.has("outputs") and not once:
             report.numbers["nc4"] = _nc4(model, loader, grab, features, reduce, means, dev)
         elif labelled:
-            skipped.append("NC4 (needs the model's outputs)" if "outputs" not in acc.stats else
+            skipped.append("NC4 (needs the model's outputs)" if not acc.has("outputs") else
                            "NC4 (the loader can be read once only: pass a list or a DataLoader)" if once
                            else "NC4 (nc4=False)")
         return report
@@ -395,7 +395,7 @@ def report_from(acc, name, C, head, notes, skipped, centred: bool = True):
     ``centred`` spectrum is then None)."""
     su = acc.diagonalize(False)
     sc = acc.diagonalize(True) if centred else None
-    p = acc.S.shape[0]
+    p = acc.width
     k = C if C else 1
     nums = {}
     for key, s in (("u", su), ("c", sc)) if centred else (("u", su),):
@@ -410,7 +410,7 @@ def report_from(acc, name, C, head, notes, skipped, centred: bool = True):
             nums["regime"] = regime(summ["gap"], summ["pistar_C"], summ["pistar_all"])
     if not centred:
         nums["c_d_eff"] = effective_dimension(acc.eigenvalues(True))
-    if "outputs" in acc.stats:
+    if acc.has("outputs"):
         nums["dlr"] = acc.low_rank_measure()
     else:
         skipped.append("Π and D_LR (the model gives no (n, C) output)")
