@@ -45,14 +45,21 @@ def nc1(phi, labels, _stats=None) -> float:
     Xs = X - mu_g                                                        # (n, p)
     counts = torch.bincount(y, minlength=C).to(Xs.dtype)
     Mc = torch.zeros_like(mu).index_add_(0, y, Xs) / counts[:, None]     # (C, p): μ_c − μ_G
-    U, s, _ = torch.linalg.svd(Mc.T / math.sqrt(C), full_matrices=False)   # Σ_B = Mcᵀ Mc / C
+    Uk, sk = between_class_basis(Mc, C)
+    Z = Xs @ Uk - (Mc @ Uk)[y]                    # within-class deviations on range(Σ_B), (n, ≤ C−1)
+    return float(((Z * Z).mean(0) / sk ** 2).sum() / C)
+
+
+def between_class_basis(Mc: torch.Tensor, C: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(U_k (p, k), s_k (k,)): an orthonormal basis of range(Σ_B) and the singular values of
+    Mcᵀ/√C there, Σ_B = Mcᵀ Mc / C from the centred class means Mc = μ_c − μ_G (C, p). NC1 =
+    Σ_k u_kᵀ Σ_W u_k / s_k² / C is tr(Σ_W Σ_B⁺)/C on that range (both forms below use this)."""
+    U, s, _ = torch.linalg.svd(Mc.T / math.sqrt(C), full_matrices=False)
     if s.max() <= 0:
         raise InputError("all class means coincide: Σ_B = 0 and NC1 is undefined")
     # Σ_c n_c (μ_c − μ_G) = 0, so rank Σ_B ≤ C − 1: a C-th singular value is rounding, never kept
     keep = (s > 1e-10 * s.max()) & (torch.arange(len(s), device=s.device) < C - 1)
-    Uk = U[:, keep]
-    Z = Xs @ Uk - (Mc @ Uk)[y]                    # within-class deviations on range(Σ_B), (n, ≤ C−1)
-    return float(((Z * Z).mean(0) / s[keep] ** 2).sum() / C)
+    return U[:, keep], s[keep]
 
 
 def nc2_equinorm(phi, labels, _stats=None) -> float:
@@ -103,3 +110,17 @@ def all_nc(phi, labels, weight, outputs) -> dict:
     return {"nc1": nc1(phi, labels, st), "nc2_equinorm": nc2_equinorm(phi, labels, st),
             "nc2_equiangular": nc2_equiangular(phi, labels, st), "nc3": nc3(phi, labels, weight, st),
             "nc4": nc4(phi, labels, outputs, st)}
+
+
+def nc_from_moments(mu, mu_g, sigma_w, weight=None) -> dict:
+    """NC1, NC2 and (given the head W) NC3 from class statistics alone: the class means μ_c (C, p),
+    μ_G and Σ_W (p, p), as streamed moments give them (:meth:`SpectralAccumulator.class_moments`)."""
+    C, p = mu.shape
+    Uk, sk = between_class_basis(mu - mu_g, C)
+    out = {"nc1": float((torch.diagonal(Uk.T @ sigma_w @ Uk) / sk ** 2).sum() / C)}
+    stats = (mu, mu_g, torch.empty(0, p, dtype=torch.float64, device=mu.device), None, C)
+    out["nc2_equinorm"] = nc2_equinorm(None, None, _stats=stats)
+    out["nc2_equiangular"] = nc2_equiangular(None, None, _stats=stats)
+    if weight is not None:
+        out["nc3"] = nc3(None, None, weight.detach(), _stats=stats)
+    return out

@@ -23,7 +23,8 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from .probe import Grab, report_from, stream
+from .batches import Grab
+from .probe import report_from, stream
 from .errors import InputError
 
 COLUMNS = ("dlr", "u_gap", "u_pistar_C", "u_pi_C", "u_k90", "u_d_eff", "c_d_eff", "nc1", "nc2_equiangular")

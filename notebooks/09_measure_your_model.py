@@ -40,7 +40,8 @@ from IPython.display import Markdown, display
 
 from nfl_utils import plots, profiles
 from nfl_utils.analysis import fmt_k
-from nfl_utils.probe import as_rgb_images, fit, from_run, label, probe
+from nfl_utils.probe import label, probe
+from nfl_utils.probe_cli import as_rgb_images, fit, from_run
 
 plots.setup()
 main = profiles.load(profile, "main")

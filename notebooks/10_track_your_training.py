@@ -117,7 +117,7 @@ display(Markdown(f"At the last epoch D_LR **{trend}** from the first hidden laye
 # %%
 import torchvision
 
-from nfl_utils.probe import as_rgb_images
+from nfl_utils.probe_cli import as_rgb_images
 
 xr, xmr, xtr = (as_rgb_images(a) for a in (x, xm, xt))
 torch.manual_seed(0)

@@ -247,7 +247,7 @@ def test_a_feature_width_that_cannot_fit_is_refused_with_the_way_out():
 
 
 def test_weights_files_as_people_save_them_load_and_bad_ones_say_why(tmp_path):
-    from nfl_utils.probe import load_weights
+    from nfl_utils.probe_cli import load_weights
 
     torch.manual_seed(0)
     src = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2))
