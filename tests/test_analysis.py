@@ -239,18 +239,18 @@ def test_c5_c7_c8_rules_by_parts_on_synthetic_runs(monkeypatch):
 
 
 def test_a_grokking_direction_that_flips_with_d_lrs_convention_reads_partly(monkeypatch):
-    from nfl_utils import claims
+    from nfl_utils import claims, conventions
 
     steps = [0, 100, 200, 2000, 4000]
     rows = [{"epoch": s, "step": s, "train_acc": a, "test_acc": t, "train_dlr": d, "train_u_gap": 1.0, "nc1": 1.0}
             for s, a, t, d in zip(steps, [0, 0.5, 0.95, 1, 1], [0, 0, 0, 0.5, 0.95], [0.1, 0.2, 0.3, 0.4, 0.5])]
     run = fake_run(rows, dataset="modadd", model="mlp")
-    monkeypatch.setattr(claims, "keeps_weights", lambda runs: True)
+    monkeypatch.setattr(conventions, "keeps_weights", lambda runs: True)
     same = {"ours": ([0.3], [0.5], "higher"), "rank cut 1e-2": ([0.3], [0.6], "higher")}
-    monkeypatch.setattr(claims, "directions", lambda runs, at: same)
+    monkeypatch.setattr(conventions, "directions", lambda runs, at: same)
     assert claims.grokking_claim(run)["verdict"] == "disagrees"
     flips = {"ours": ([0.3], [0.5], "higher"), "rank cut 1e-2": ([0.3], [0.1], "lower")}
-    monkeypatch.setattr(claims, "directions", lambda runs, at: flips)
+    monkeypatch.setattr(conventions, "directions", lambda runs, at: flips)
     row = claims.grokking_claim(run)
     assert row["verdict"] == "partly" and "rank cut 1e-2 lower" in row["reason"]
 
