@@ -8,58 +8,16 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from . import initial as shared
+from . import metrics
 from .collapse import class_means, nc1, nc2_equiangular, nc2_equinorm, nc3, nc4, nearest_class_mean
 from .spectrum import SpectralAccumulator
 from .errors import InputError
+from .targets import (correct, label_standardisation, loss_fn, regression_target,  # noqa: F401
+                      spectral_targets, targets_for)
 
 TOP_INPUTS = 8   # inputs stored per eigenfunction: those that excite it most
-
-
-def label_standardisation(num_classes: int) -> tuple[float, float]:
-    """Mean and standard deviation of the label value c under a uniform class distribution on 0..C−1."""
-    return (num_classes - 1) / 2, math.sqrt((num_classes ** 2 - 1) / 12)
-
-
-def regression_target(labels: torch.Tensor, num_classes: int, scale: float) -> torch.Tensor:
-    """The digit value, standardised over a uniform class distribution, times ``scale``: (n, 1)."""
-    mean, std = label_standardisation(num_classes)
-    return (scale * (labels.double() - mean) / std)[:, None]
-
-
-def targets_for(labels, cfg, num_classes, scale: float | None = None) -> torch.Tensor:
-    """f* used by the loss (MSE): α·one-hot (one-hot for cross-entropy), or the regression target.
-    ``scale`` replaces α (:func:`spectral_targets` uses 1)."""
-    if scale is None:
-        scale = cfg.target_scale if cfg.task == "regress" or cfg.loss == "mse" else 1.0
-    if cfg.task == "regress":
-        return regression_target(labels, num_classes, scale)
-    return F.one_hot(labels, num_classes).double() * scale
-
-
-def spectral_targets(labels, cfg, num_classes) -> torch.Tensor:
-    """f* for the spectral measures: :func:`targets_for` at unit scale (one-hot, or the
-    standardised digit). Quality ⟨e_k, f*⟩²/‖f*‖² does not change when f* is multiplied by a
-    number, so α·one-hot, one-hot under cross-entropy and the unit target give the same quality;
-    with one target for all of them, Φ's side of a measurement (which holds the target moments)
-    is the same for every α and loss and can be shared (:mod:`nfl_utils.initial`)."""
-    return targets_for(labels, cfg, num_classes, scale=1.0)
-
-
-def loss_fn(out, labels, cfg, num_classes):
-    if cfg.loss == "ce":
-        return F.cross_entropy(out.float(), labels)
-    return F.mse_loss(out.float(), targets_for(labels, cfg, num_classes).float())
-
-
-def correct(out, labels, cfg, num_classes):
-    if cfg.task == "regress":
-        mean, std = label_standardisation(num_classes)
-        pred = torch.round(out[:, 0].float() / cfg.target_scale * std + mean).clamp(0, num_classes - 1)
-        return (pred.long() == labels).sum()
-    return (out.argmax(1) == labels).sum()
 
 
 @torch.no_grad()
@@ -72,7 +30,7 @@ def forward_all(model, x, batch=None, amp=False, channels_last=False):
     model.eval()
     dev = next(model.parameters()).device
     if batch is None:
-        conv = any(isinstance(m, torch.nn.modules.conv._ConvNd) for m in model.modules())
+        conv = any(isinstance(m, (torch.nn.Conv1d, torch.nn.Conv2d, torch.nn.Conv3d)) for m in model.modules())
         batch = 2048 if dev.type != "cpu" else 512 if conv else 4096
     phis, outs = [], []
     for i in range(0, len(x), batch):
@@ -141,7 +99,7 @@ def _spectral(acc, head, C, prefix, row, arrays, scale: float = 1.0):
         s = acc.diagonalize(centre)
         specs[c] = s
         for k, v in s.summary(C).items():
-            row[f"{prefix}_{c}_{k}"] = v
+            row[metrics.column(k, centre, prefix)] = v            # e.g. train_u_gap (nfl_utils.metrics)
         arrays[f"{prefix}_{c}_eigenvalues"] = s.eigenvalues.cpu().numpy()
         arrays[f"{prefix}_{c}_cum_quality"] = s.cumulative_quality.cpu().numpy()
         arrays[f"{prefix}_{c}_cum_utility"] = s.cumulative_utility.cpu().numpy()
@@ -280,8 +238,27 @@ def measure(model, data, cfg, ref: Reference, theta0, cache: dict | None = None,
         row["nc4"] = nc4(phi, y, out, stats, nearest)
     if key is not None:
         shared.remember(key, keep)
+    row.update(extra_measures(Checkpoint(phi, y, out, model, cfg, C)))
     row["measure_time"] = time.perf_counter() - t0
     return row, arrays
+
+
+@dataclass
+class Checkpoint:
+    """What a measure registered with :func:`nfl_utils.metrics.register` is given: the training
+    measurement set's Φ (n, p), labels (n,) and outputs f̂ (n, C), the network and its config."""
+
+    phi: torch.Tensor
+    labels: torch.Tensor
+    outputs: torch.Tensor
+    model: torch.nn.Module
+    cfg: object
+    num_classes: int
+
+
+def extra_measures(ck: Checkpoint) -> dict:
+    """{name: value} of every registered measure (nfl_utils.metrics.EXTRA), as floats."""
+    return {name: float(m.fn(ck)) for name, m in metrics.EXTRA.items()}
 
 
 def s_init(phi, ref: Reference, acc) -> float:

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import torch
 
+from . import metrics
 from .analysis import regime
 from .batches import (MODEL_KEYS, REDUCE, X_KEYS, Y_KEYS, Grab, as_features, batch_inputs,  # noqa: F401
                       call_model, class_labels, last_linear, logits_of, note, sequence_features, split_batch)
@@ -164,18 +165,17 @@ def report_from(acc, name, C, head, notes, skipped, centred: bool = True):
     p = acc.width
     k = C if C else 1
     nums = {}
-    for key, s in (("u", su), ("c", sc)) if centred else (("u", su),):
+    col = lambda q, s: metrics.column(q, s.centred, None)            # u_gap, c_d_eff, … (the registry)
+    for s in (su, sc) if centred else (su,):
         summ = s.summary(k)
-        nums[f"{key}_d_eff"] = summ["d_eff"]
-        nums[f"{key}_gap"] = summ["gap"]
-        for q in ("pistar_C", "pi_C", "kstar90", "k90"):
+        for q in ("d_eff", "gap", "pistar_C", "pi_C", "kstar90", "k90"):
             if q in summ:
-                nums[f"{key}_{q}"] = summ[q]
-        if key == "u" and "pistar_C" in summ:
-            nums["u_share_C"] = summ["pistar_C"] / summ["pistar_all"] if summ["pistar_all"] > 0 else math.nan
+                nums[col(q, s)] = summ[q]
+        if not s.centred and "pistar_C" in summ:
+            nums[col("share_C", s)] = summ["pistar_C"] / summ["pistar_all"] if summ["pistar_all"] > 0 else math.nan
             nums["regime"] = regime(summ["gap"], summ["pistar_C"], summ["pistar_all"])
     if not centred:
-        nums["c_d_eff"] = effective_dimension(acc.eigenvalues(True))
+        nums[metrics.column("d_eff", True, None)] = effective_dimension(acc.eigenvalues(True))
     if acc.has("outputs"):
         nums["dlr"] = acc.low_rank_measure()
     else:

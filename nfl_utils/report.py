@@ -8,19 +8,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-# A reader's name for each report number (the keys stay plain ASCII for code and JSON).
-LABELS = {"d_eff": "d_eff", "gap": "gap ρ_C/ρ_C+1", "pistar_C": "Π*(C)", "pi_C": "Π(C)",
-          "kstar90": "k*90", "k90": "k90", "share_C": "Π*(C)/Π*(p)", "regime": "regime",
-          "dlr": "D_LR", "nc1": "NC1", "nc2_equinorm": "NC2 (equinorm)",
-          "nc2_equiangular": "NC2 (equiangular)", "nc3": "NC3", "nc4": "NC4"}
+from .metrics import SCALAR, SPECTRAL, label  # noqa: F401  (label: a reader's name for a key)
 
-
-def label(key: str) -> str:
-    """``u_pistar_C`` → ``Π*(C)``, ``c_gap`` → ``gap ρ_C/ρ_C+1 (centred)``; unknown keys as they are."""
-    side, _, rest = key.partition("_")
-    if side in ("u", "c") and rest in LABELS:
-        return LABELS[rest] + (" (centred)" if side == "c" else "")
-    return LABELS.get(key, key)
+LABELS = {k: m.label for k, m in {**SPECTRAL, **SCALAR}.items()}   # key → label (from the registry)
 
 
 def fmt(key: str, v) -> str:
