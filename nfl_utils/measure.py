@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from . import initial as shared
+from .kept import Kept
 from . import metrics
 from .collapse import class_means, nc1, nc2_equiangular, nc2_equinorm, nc3, nc4, nearest_class_mean
 from .spectrum import SpectralAccumulator
@@ -58,16 +59,16 @@ def _sums(params, theta0) -> tuple[torch.Tensor, torch.Tensor]:
     return t @ t, torch.linalg.vector_norm(t - theta0.to(t.device))
 
 
-def parameter_norms(model, theta0, keep=None) -> tuple[float, float]:
+def parameter_norms(model, theta0, keep: Kept | None = None) -> tuple[float, float]:
     """(‖θ‖², ‖θ − θ₀‖) over all parameters (``theta0`` flat, in ``model.parameters()`` order).
     ``keep`` (a frozen Φ): Φ's share of both is computed at the first call and kept."""
     nf = sum(p.numel() for p in model.features.parameters())
     parts, whole = [*model.features.parameters(), *model.head.parameters()], list(model.parameters())
     split = len(parts) == len(whole) and all(a is b for a, b in zip(parts, whole))
-    if keep is None or not split or nf == 0:
+    if keep is None or not keep.active or not split or nf == 0:
         sq, dist = _sums(model.parameters(), theta0)
         return float(sq), float(dist)
-    fs, fd = _kept(keep, "parameters", lambda: _sums(model.features.parameters(), theta0[:nf]))
+    fs, fd = keep.get("parameters", lambda: _sums(model.features.parameters(), theta0[:nf]))
     hs, hd = _sums(model.head.parameters(), theta0[nf:])
     return float(fs + hs), math.sqrt(float(fd * fd + hd * hd))
 
@@ -108,15 +109,6 @@ def _spectral(acc, head, C, prefix, row, arrays, scale: float = 1.0):
     return specs
 
 
-def _kept(cache, key, make):
-    """``make()``, or for a frozen Φ (``cache`` given) the value kept from the first checkpoint."""
-    if cache is None:
-        return make()
-    if key not in cache:
-        cache[key] = make()
-    return cache[key]
-
-
 @dataclass
 class Reference:
     """Φ₀, the initial network's features on the training measurement set, as the measures use it,
@@ -143,13 +135,13 @@ def frozen(cfg, cache) -> bool:
     return cache is not None and cfg.head_only and not cfg.amp
 
 
-def features_and_outputs(model, x, cfg, keep: dict | None = None, key: str = ""):
+def features_and_outputs(model, x, cfg, keep: Kept | None = None, key: str = ""):
     """(Φ, f̂) on ``x``. ``keep``: for a frozen Φ (see :func:`frozen`), Φ of the first call is
     kept under ``key`` and later calls only apply the head: the same numbers, without a pass
     through the network."""
-    if keep is None:
+    if keep is None or not keep.active:
         return forward_all(model, x, amp=cfg.amp, channels_last=cfg.channels_last)
-    phi = _kept(keep, key, lambda: forward_all(model, x, amp=cfg.amp, channels_last=cfg.channels_last)[0])
+    phi = keep.get(key, lambda: forward_all(model, x, amp=cfg.amp, channels_last=cfg.channels_last)[0])
     model.eval()
     with torch.no_grad():
         out = model.head(phi.to(next(model.head.parameters()).dtype)) * model.output_scale
@@ -170,59 +162,61 @@ def initial_reference(model, data, cfg) -> tuple[Reference, str | None]:
     return reference(phi0, data.measurement_sets[1], cfg, data.num_classes), key
 
 
+def _losses(model, x, labels, cfg, C: int, keep: Kept, split: str, row: dict):
+    """(Φ, f̂, labels) on one measurement set, its loss and accuracy written into ``row``."""
+    phi, out = features_and_outputs(model, x, cfg, keep, split)
+    y = labels.to(phi.device)
+    row[f"{split}_loss"] = float(loss_fn(out, y, cfg, C))
+    row[f"{split}_acc"] = float(correct(out, y, cfg, C)) / len(y)
+    return phi, out, y
+
+
+def _kept_for(model, data, cfg, ref, cache, initial: bool, key) -> Kept:
+    """The :class:`~nfl_utils.kept.Kept` of this measurement (lifetimes: nfl_utils/kept.py): the
+    run's cache for a frozen Φ, a new one shared under Φ₀'s fingerprint at epoch 0, else none."""
+    store = cache if frozen(cfg, cache) else ({} if initial and not cfg.amp else None)
+    if store is None or "features" in store:
+        return Kept(store)                                         # nothing new to share
+    key = key or shared.fingerprint(model, data, cfg)             # Φ's side not measured yet
+    kept = Kept(store, key)
+    store.update(shared.lookup(key))
+    if initial:                   # Φ here is Φ₀: its forward pass and moments are the reference's
+        dev = next(model.parameters()).device
+        kept.seed("reference", ref)
+        kept.seed("train", ref.phi.to(dev))
+        if ref.moments.kind.device == dev:
+            kept.seed("moments:train", ref.moments)
+    return kept
+
+
 def measure(model, data, cfg, ref: Reference, theta0, cache: dict | None = None, initial: bool = False,
             key: str | None = None) -> tuple[dict, dict]:
-    """One checkpoint: a row of scalars and a dict of arrays (see module docstring). Loss and
-    accuracy come from the measurement sets' forward passes, which the spectra need anyway:
-    the training measurement set (the labels trained on) and the test measurement set (the whole
-    test split when ``test_measure_size`` reaches its length). ``cache``: for a head-only run, Φ
-    and everything that depends on Φ alone (its moments and eigendecompositions, S_init, NC1–2,
-    the eigenfunctions) are computed at the first checkpoint and kept: the same numbers, since Φ
-    is frozen; only the head's part is measured again. ``ref``: Φ₀ (:func:`reference`, for S_init).
-    ``initial``: the network is the one ``ref`` was computed from (epoch 0), so Φ on the training
-    measurement set is Φ₀ and its moments are ``ref.moments``.
-    Φ's side of a first measurement is shared in the process with any run whose feature map and
-    measurement sets are the same (:mod:`nfl_utils.initial`): a head-only control measured after
-    its full run reuses the full run's epoch 0. ``key``: that fingerprint, when the caller has it
-    (:func:`initial_reference`)."""
+    """One checkpoint: a row of scalars and a dict of arrays (see the module docstring). Loss and
+    accuracy come from the measurement sets' forward passes, which the spectra need anyway.
+    ``ref``: Φ₀ (:func:`reference`, for S_init). ``cache``: a head-only run's cache (Φ frozen);
+    ``initial``: the network is the one ``ref`` was computed from (epoch 0); ``key``: Φ₀'s
+    fingerprint when the caller has it. What is kept and shared, and for how long:
+    :mod:`nfl_utils.kept`."""
     t0 = time.perf_counter()
     C = data.num_classes
     regress = cfg.task == "regress"
-    keep = cache if frozen(cfg, cache) else ({} if initial and not cfg.amp else None)
-    if keep is None or "features" in keep:
-        key = None
-    else:          # Φ's side not measured yet
-        key = key or shared.fingerprint(model, data, cfg)
-        keep.update(shared.lookup(key))
-        if initial:
-            dev = next(model.parameters()).device
-            keep.setdefault("reference", ref)
-            keep.setdefault("train", ref.phi.to(dev))
-            if ref.moments.kind.device == dev:
-                keep.setdefault("moments:train", ref.moments)
+    keep = _kept_for(model, data, cfg, ref, cache, initial, key)
     head = head_map(model)
     row, arrays = {}, {}
     kC = 2 if regress else C    # the collapsed state has C modes, or {1, f̂} for a scalar target
 
     x_m, y_m, x_t, y_t = data.measurement_sets
-    tphi, tout = features_and_outputs(model, x_t, cfg, keep, "test")
-    ty = y_t.to(tphi.device)
-    row["test_loss"] = float(loss_fn(tout, ty, cfg, C))
-    row["test_acc"] = float(correct(tout, ty, cfg, C)) / len(ty)
-
+    tphi, tout, ty = _losses(model, x_t, y_t, cfg, C, keep, "test", row)
     idx = data.measure_idx
-    phi, out = features_and_outputs(model, x_m, cfg, keep, "train")
-    y = y_m.to(phi.device)
-    row["train_loss"] = float(loss_fn(out, y, cfg, C))
-    row["train_acc"] = float(correct(out, y, cfg, C)) / len(y)
-    acc = _kept(keep, "moments:train", lambda: SpectralAccumulator().update(phi, spectral_targets(y, cfg, C)))
+    phi, out, y = _losses(model, x_m, y_m, cfg, C, keep, "train", row)
+    acc = keep.get("moments:train", lambda: SpectralAccumulator().update(phi, spectral_targets(y, cfg, C)))
     scale = cfg.target_scale if regress or cfg.loss == "mse" else 1.0      # the loss's f* = α·f*₁
     specs = _spectral(acc, head, kC, "train", row, arrays, scale)
     if cfg.test_spectra:
-        tacc = _kept(keep, "moments:test", lambda: SpectralAccumulator().update(tphi, spectral_targets(ty, cfg, C)))
+        tacc = keep.get("moments:test", lambda: SpectralAccumulator().update(tphi, spectral_targets(ty, cfg, C)))
         _spectral(tacc, head, kC, "test", row, arrays, scale)
 
-    frow, farrays, efs, stats, nearest = _kept(keep, "features", lambda: _feature_measures(
+    frow, farrays, efs, stats, nearest = keep.get("features", lambda: _feature_measures(
         phi, y, idx, specs, acc, None if initial else ref, regress, C))
     row.update(frow)
     arrays.update(farrays)
@@ -236,8 +230,7 @@ def measure(model, data, cfg, ref: Reference, theta0, cache: dict | None = None,
     else:
         row["nc3"] = nc3(phi, y, model.head.weight, stats)
         row["nc4"] = nc4(phi, y, out, stats, nearest)
-    if key is not None:
-        shared.remember(key, keep)
+    keep.publish()
     row.update(extra_measures(Checkpoint(phi, y, out, model, cfg, C)))
     row["measure_time"] = time.perf_counter() - t0
     return row, arrays
