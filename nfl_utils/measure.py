@@ -222,11 +222,7 @@ def measure(model, data, cfg, ref: Reference, theta0, cache: dict | None = None,
     arrays.update(farrays)
     row["theta_norm2"], row["theta_dist"] = parameter_norms(model, theta0, keep)
     if regress:
-        fc = out[:, 0].double() - out[:, 0].double().mean()
-        for c, e in efs.items():
-            ec = e - e.mean(0)
-            corr = (ec * fc[:, None]).sum(0) / (ec.norm(dim=0) * fc.norm() + 1e-300)
-            arrays[f"ef_output_corr_{c}"] = _pad(corr.cpu().numpy(), (10,))
+        arrays.update(output_correlations(out, efs))
     else:
         row["nc3"] = nc3(phi, y, model.head.weight, stats)
         row["nc4"] = nc4(phi, y, out, stats, nearest)
@@ -234,6 +230,17 @@ def measure(model, data, cfg, ref: Reference, theta0, cache: dict | None = None,
     row.update(extra_measures(Checkpoint(phi, y, out, model, cfg, C)))
     row["measure_time"] = time.perf_counter() - t0
     return row, arrays
+
+
+def output_correlations(out, efs: dict) -> dict:
+    """Regression runs: corr(e_k, f̂) of the top eigenfunctions (uncentred and centred), (10,) each."""
+    fc = out[:, 0].double() - out[:, 0].double().mean()
+    arrays = {}
+    for c, e in efs.items():
+        ec = e - e.mean(0)
+        corr = (ec * fc[:, None]).sum(0) / (ec.norm(dim=0) * fc.norm() + 1e-300)
+        arrays[f"ef_output_corr_{c}"] = _pad(corr.cpu().numpy(), (10,))
+    return arrays
 
 
 @dataclass

@@ -49,12 +49,7 @@ def probe(model=None, loader=None, layer: str | None = None, num_classes: int | 
     reduce: 'flatten' (default) or 'pool' for features that are not (n, p); for token features (n, t, d)
         also 'cls', 'mean' (over the attention mask) or 'last' (the last unmasked token).
     """
-    if loader is None:
-        raise InputError("give a loader (any iterable of batches)")
-    if model is None and features is None:
-        raise InputError("give a model, or features=callable")
-    if reduce not in REDUCE:
-        raise InputError(f"reduce must be one of {', '.join(REDUCE)}, got {reduce!r}")
+    _check_args(model, loader, features, reduce)
     modes = {m: m.training for m in model.modules()} if model is not None else {}
     if model is not None:
         model.eval()
@@ -73,15 +68,28 @@ def probe(model=None, loader=None, layer: str | None = None, num_classes: int | 
         if labelled and nc4 and acc.has("outputs") and not once:
             report.numbers["nc4"] = _nc4(model, loader, grab, features, reduce, means, dev)
         elif labelled:
-            skipped.append("NC4 (needs the model's outputs)" if not acc.has("outputs") else
-                           "NC4 (the loader can be read once only: pass a list or a DataLoader)" if once
-                           else "NC4 (nc4=False)")
+            skipped.append(_why_no_nc4(acc, once))
         return report
     finally:
         if grab is not None:
             grab.close()
         for m, mode in modes.items():      # the model as it was: train/eval per module
             m.train(mode)
+
+
+def _check_args(model, loader, features, reduce) -> None:
+    if loader is None:
+        raise InputError("give a loader (any iterable of batches)")
+    if model is None and features is None:
+        raise InputError("give a model, or features=callable")
+    if reduce not in REDUCE:
+        raise InputError(f"reduce must be one of {', '.join(REDUCE)}, got {reduce!r}")
+
+
+def _why_no_nc4(acc, once: bool) -> str:
+    return ("NC4 (needs the model's outputs)" if not acc.has("outputs") else
+            "NC4 (the loader can be read once only: pass a list or a DataLoader)" if once
+            else "NC4 (nc4=False)")
 
 
 @dataclass
