@@ -227,3 +227,18 @@ if kept:
 else:
     display(Markdown("This profile keeps no checkpoint weights of its grokking runs; the `full` "
                      "profile shows D_LR under each convention."))
+
+# %% [markdown]
+# ## The main MLP pair and the other contrasts under each convention
+# The same conventions applied to the final weights of the rich-vs-lazy pair (full training
+# against its head-only control, three seeds): D_LR under each, mean ± half-range over seeds,
+# and the direction beyond the seed spread. The claims table lists, beneath its rows, the
+# direction of every row that rests on D_LR under every convention (`figures/<profile>/claims.md`).
+
+# %%
+pair = G["rich vs lazy"]
+va, vb = conventions.values(pair["full"]), conventions.values(pair["full, head-only"])
+dirs = conventions.contrast(pair["full"], pair["full, head-only"])
+pd.DataFrame({"full": {n: claims.mean_spread(v) for n, v in va.items()},
+              "full, head-only": {n: claims.mean_spread(v) for n, v in vb.items()},
+              "full against head-only": dirs}).rename_axis("D_LR convention")
