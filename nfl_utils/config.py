@@ -87,63 +87,70 @@ class Config:
         self.validate()
 
     def validate(self):
-        def bad(name, why):
+        """Raise an InputError naming the first invalid field and the rule it breaks."""
+        for name, why in self._problems():
             raise InputError(f"invalid config field {name}={getattr(self, name)!r}: {why}")
-        if self.dataset not in DATASETS:
-            bad("dataset", f"must be one of {', '.join(DATASETS)}")
-        if self.model not in MODELS:
-            bad("model", f"must be one of {', '.join(MODELS)}")
-        if self.activation not in ACTIVATIONS:
-            bad("activation", f"must be one of {', '.join(ACTIVATIONS)}")
-        choices = {"task": ("classify", "regress"), "loss": ("ce", "mse"), "optimizer": ("sgd", "adam", "adamw"),
+
+    def _problems(self):
+        """(field, rule) for every field that breaks a rule, in order: choices, combinations,
+        ranges, sizes."""
+        yield from self._bad_choices()
+        yield from self._bad_combinations()
+        yield from self._bad_ranges()
+
+    def _bad_choices(self):
+        choices = {"dataset": DATASETS, "model": MODELS, "activation": ACTIVATIONS,
+                   "task": ("classify", "regress"), "loss": ("ce", "mse"), "optimizer": ("sgd", "adam", "adamw"),
                    "schedule": ("constant", "cosine", "step"), "device": ("auto", "cpu", "cuda"),
                    "value_input": ("pwc", "x")}
         for name, ok in choices.items():
             if getattr(self, name) not in ok:
-                bad(name, f"must be one of {', '.join(ok)}")
+                yield name, f"must be one of {', '.join(ok)}"
+
+    def _bad_combinations(self):
         if (self.freeze_gates or self.init_gates_from) and not self.model.startswith("dlgn"):
-            bad("freeze_gates" if self.freeze_gates else "init_gates_from", "applies to dlgn models only")
+            yield "freeze_gates" if self.freeze_gates else "init_gates_from", "applies to dlgn models only"
         if (self.model == "transformer") != (self.dataset == "modadd") and self.model != "mlp":
-            bad("model", "the transformer reads modular addition only (dataset='modadd'), and modadd "
-                "trains an mlp or the transformer")
+            yield "model", ("the transformer reads modular addition only (dataset='modadd'), and modadd "
+                            "trains an mlp or the transformer")
         if self.model == "transformer" and self.heads > 0 and self.width % self.heads:
-            bad("heads", f"width={self.width} must be a multiple of heads")
+            yield "heads", f"width={self.width} must be a multiple of heads"
         if self.batch_norm and self.model != "cnn":
-            bad("batch_norm", "applies to the cnn only (vgg16_bn is the batch-norm VGG16)")
+            yield "batch_norm", "applies to the cnn only (vgg16_bn is the batch-norm VGG16)"
         if self.task == "regress" and self.loss != "mse":
-            bad("loss", "regression needs loss='mse'")
+            yield "loss", "regression needs loss='mse'"
+        if self.keep_best and self.dataset != "oblique-tree":
+            yield "keep_best", "needs a dataset with a validation split (oblique-tree)"
+
+    def _bad_ranges(self):
         for name in ("lr", "batch_size", "epochs", "width", "depth", "channels", "measure_size",
                      "test_measure_size", "target_scale", "init_scale", "modadd_p", "heads", "vgg_base"):
             if not getattr(self, name) > 0:
-                bad(name, "must be > 0" + (" (at least 1 epoch)" if name == "epochs" else ""))
+                yield name, "must be > 0" + (" (at least 1 epoch)" if name == "epochs" else "")
         if self.width > MAX_WIDTH:
-            bad("width", f"at most {MAX_WIDTH:,}: the measures keep p×p float64 moments, "
-                f"{self.width ** 2 * 8 / 2 ** 30:,.0f} GiB at this width")
+            yield "width", (f"at most {MAX_WIDTH:,}: the measures keep p×p float64 moments, "
+                            f"{self.width ** 2 * 8 / 2 ** 30:,.0f} GiB at this width")
         if self.dataset == "modadd" and not 2 <= self.modadd_p <= MAX_MODADD_P:
-            bad("modadd_p", f"must be in [2, {MAX_MODADD_P}]: the p² one-hot pairs take "
-                f"{self.modadd_p ** 3 * 8 / 2 ** 30:,.1f} GiB at this p")
-        if self.weight_decay < 0:
-            bad("weight_decay", "must be >= 0")
-        if self.stop_loss < 0:
-            bad("stop_loss", "must be >= 0 (0: never stop early)")
-        if self.keep_best and self.dataset != "oblique-tree":
-            bad("keep_best", "needs a dataset with a validation split (oblique-tree)")
-        if not 0 < self.adam_beta2 < 1:
-            bad("adam_beta2", "must be in (0, 1)")
-        if not 0 <= self.momentum < 1:
-            bad("momentum", "must be in [0, 1)")
-        if not 0 <= self.shuffle_fraction <= 1:
-            bad("shuffle_fraction", "must be in [0, 1]")
-        if not 0 < self.modadd_fraction < 1:
-            bad("modadd_fraction", "must be in (0, 1)")
+            yield "modadd_p", (f"must be in [2, {MAX_MODADD_P}]: the p² one-hot pairs take "
+                               f"{self.modadd_p ** 3 * 8 / 2 ** 30:,.1f} GiB at this p")
+        intervals = {"weight_decay": (self.weight_decay >= 0, "must be >= 0"),
+                     "stop_loss": (self.stop_loss >= 0, "must be >= 0 (0: never stop early)"),
+                     "adam_beta2": (0 < self.adam_beta2 < 1, "must be in (0, 1)"),
+                     "momentum": (0 <= self.momentum < 1, "must be in [0, 1)"),
+                     "shuffle_fraction": (0 <= self.shuffle_fraction <= 1, "must be in [0, 1]"),
+                     "modadd_fraction": (0 < self.modadd_fraction < 1, "must be in (0, 1)")}
+        yield from ((name, why) for name, (ok, why) in intervals.items() if not ok)
+        yield from self._bad_sizes()
+
+    def _bad_sizes(self):
         C = self.num_classes
         if self.train_size is not None and self.train_size < C:
-            bad("train_size", f"must be at least the number of classes ({C})")
+            yield "train_size", f"must be at least the number of classes ({C})"
         for name in ("measure_size", "test_measure_size"):
             if getattr(self, name) < C:
-                bad(name, f"must be at least the number of classes ({C}): the measures need every class")
+                yield name, f"must be at least the number of classes ({C}): the measures need every class"
         if any(c < 0 or c > self.epochs for c in self.checkpoints):
-            bad("checkpoints", f"epochs must lie in [0, epochs={self.epochs}]")
+            yield "checkpoints", f"epochs must lie in [0, epochs={self.epochs}]"
 
     # -- derived
     @property
