@@ -19,12 +19,12 @@ from pathlib import Path
 
 import pandas as pd
 import torch
-import torch.nn.functional as F
 
+from .epoch import augment, evaluate, select, train_epoch  # noqa: F401  (re-exported)
 from .build import get_data, make_model, make_optimizer, make_schedule, resolve_device
 from .config import Config, add_config_arguments, config_from_args
 from .models import Net
-from .measure import (Reference, correct, flat_params, forward_all, initial_reference, loss_fn, measure,
+from .measure import (Reference, flat_params, forward_all, initial_reference, measure,
                       reference, stack_arrays)
 from .store import (clean_stale, commit_run, discard_partial, is_complete, load_partial, load_run, run_lock, runs_dir,
                     save_partial)
@@ -32,49 +32,6 @@ from .run import Run
 from .errors import InputError, one_line, user_errors  # noqa: F401 (re-exported)
 
 SAVE_EVERY_S = 20.0   # progress is also saved between checkpoints when this much time has passed
-
-
-def augment(x: torch.Tensor, gen: torch.Generator, pad: int = 4) -> torch.Tensor:
-    """Random crop (zero padding ``pad``) and horizontal flip of an image batch, on its device."""
-    B, C, H, W = x.shape
-    flip = (torch.rand(B, generator=gen) < 0.5).to(x.device)
-    dy, dx = (torch.randint(-pad, pad + 1, (2, B), generator=gen)).to(x.device)
-    xp = F.pad(x, (pad, pad, pad, pad))
-    rows = torch.arange(H, device=x.device)[None] + pad + dy[:, None]
-    cols = torch.arange(W, device=x.device)[None] + pad + dx[:, None]
-    cols = torch.where(flip[:, None], cols.flip(1), cols)
-    b = torch.arange(B, device=x.device)[:, None, None, None]
-    c = torch.arange(C, device=x.device)[None, :, None, None]
-    return xp[b, c, rows[:, None, :, None], cols[:, None, None, :]]
-
-
-def train_epoch(model, opt, sched, xtr, ytr, cfg: Config, gen: torch.Generator, num_classes: int) -> int:
-    """One pass over (xtr, ytr), both on the model's device: shuffled mini-batches, optional GPU-side
-    augmentation, bf16 autocast and channels_last on CUDA, no host synchronisation inside. Returns
-    the index of the first batch whose loss was not finite, or -1."""
-    device, n = xtr.device, len(ytr)
-    is_image = xtr.ndim == 4
-    model.train()
-    if cfg.head_only:
-        model.features.eval()          # Φ stays exactly frozen (batch-norm statistics too)
-    perm = torch.randperm(n, generator=gen).to(device)
-    bad = torch.full((), -1, dtype=torch.long, device=device)    # first batch with a non-finite loss
-    for j, i in enumerate(range(0, n, cfg.batch_size)):
-        b = perm[i:i + cfg.batch_size]
-        xb, yb = xtr[b], ytr[b]
-        if cfg.augment and is_image:
-            xb = augment(xb, gen)
-        if cfg.channels_last and is_image:
-            xb = xb.contiguous(memory_format=torch.channels_last)
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.amp and device.type == "cuda"):
-            out = model(xb)
-        loss = loss_fn(out, yb, cfg, num_classes)
-        bad = torch.where((bad < 0) & ~torch.isfinite(loss.detach()), j, bad)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        sched.step()
-    return int(bad)
 
 
 class Diverged(InputError):
@@ -219,35 +176,24 @@ def record(s: Session) -> dict:
     return s.rows[-1]
 
 
-@torch.no_grad()
-def _pass(net, x, y, cfg: Config, num_classes: int, batch: int = 8192) -> tuple[float, float]:
-    """(mean loss, accuracy) of ``net`` in eval mode over all of (x, y)."""
-    net.eval()
-    loss = hits = 0.0
-    for i in range(0, len(y), batch):
-        out, yb = net(x[i:i + batch]), y[i:i + batch]
-        loss += float(loss_fn(out, yb, cfg, num_classes)) * len(yb)
-        hits += float(correct(out, yb, cfg, num_classes))
-    return loss / len(y), hits / len(y)
+def frozen_features(s: Session, xtr):
+    """(the head alone, Φ of every training input): Φ is frozen (eval mode, no gradient), so it is
+    computed once and the epochs train the same head on the same features without passing through
+    the network again. That pass is part of training the head, and is timed as training."""
+    t0 = time.perf_counter()
+    phi = forward_all(s.model, xtr, amp=s.cfg.amp, channels_last=s.cfg.channels_last)[0]
+    if s.device.type == "cuda":
+        torch.cuda.synchronize()
+    s.train_time += time.perf_counter() - t0
+    return Net(torch.nn.Identity(), s.model.head, s.model.output_scale), phi
 
 
-def select(s: Session, net, xtr, ytr) -> bool:
-    """The sibling paper's recipe after an epoch (timed as training): keep the weights of the best
-    validation accuracy (``keep_best``), and stop once the loss over the training set falls below
-    ``stop_loss``. True when training ends here, with the kept weights loaded."""
-    cfg, C = s.cfg, s.data.num_classes
-    if cfg.keep_best:
-        xv, yv = s.data.x_val.to(s.device), s.data.y_val.to(s.device)
-        val = _pass(s.model, xv, yv, cfg, C)[1]
-        if s.best is None or val > s.best["val"]:
-            state = {k: v.detach().cpu().clone() for k, v in s.model.state_dict().items()}
-            s.best = {"val": val, "epoch": s.epoch, "state": state}
-    if cfg.stop_loss > 0 and _pass(net, xtr, ytr, cfg, C)[0] < cfg.stop_loss:
-        s.stopped = True
-    end = s.stopped or (cfg.keep_best and s.epoch == cfg.epochs)
-    if end and cfg.keep_best:
-        s.model.load_state_dict(s.best["state"])
-    return end
+def diverged(s: Session, bad: int) -> Diverged:
+    """The error for a loss that became NaN or infinite at batch ``bad`` of this epoch."""
+    cfg = s.cfg
+    return Diverged(f"the training loss became NaN or infinite at step {s.epoch * s.steps_per_epoch + bad + 1} "
+                    f"(epoch {s.epoch + 1}): nothing was stored. Lower the learning rate (lr={cfg.lr:g}) "
+                    f"or the initial scale (init_scale={cfg.init_scale:g})")
 
 
 def run_epochs(s: Session, on_checkpoint=None, progress: bool = True) -> None:
@@ -256,15 +202,7 @@ def run_epochs(s: Session, on_checkpoint=None, progress: bool = True) -> None:
     cfg, checkpoints = s.cfg, set(s.cfg.checkpoint_epochs)
     net, xtr, ytr = s.model, s.data.x_train.to(s.device), s.data.y_train.to(s.device)
     if cfg.head_only and not cfg.augment:
-        # Φ is frozen (eval mode, no gradient): computed once for every training input, the epochs
-        # then train the same head on the same features without passing through the network again.
-        # That pass is part of training the head, and is timed as training.
-        t0 = time.perf_counter()
-        xtr = forward_all(s.model, xtr, amp=cfg.amp, channels_last=cfg.channels_last)[0]
-        if s.device.type == "cuda":
-            torch.cuda.synchronize()
-        s.train_time += time.perf_counter() - t0
-        net = Net(torch.nn.Identity(), s.model.head, s.model.output_scale)
+        net, xtr = frozen_features(s, xtr)
     if s.epoch == 0 and not s.rows and 0 in checkpoints:
         row = record(s)
         save_partial(cfg.hash, s.progress_state())
@@ -279,9 +217,7 @@ def run_epochs(s: Session, on_checkpoint=None, progress: bool = True) -> None:
         bad = train_epoch(net, s.opt, s.sched, xtr, ytr, cfg, s.gen, s.data.num_classes)
         if bad >= 0:
             discard_partial(cfg.hash)
-            raise Diverged(f"the training loss became NaN or infinite at step {s.epoch * s.steps_per_epoch + bad + 1} "
-                           f"(epoch {s.epoch + 1}): nothing was stored. Lower the learning rate (lr={cfg.lr:g}) "
-                           f"or the initial scale (init_scale={cfg.init_scale:g})")
+            raise diverged(s, bad)
         if s.device.type == "cuda":
             torch.cuda.synchronize()
         s.epoch += 1

@@ -375,7 +375,7 @@ TREE = dict(dataset="oblique-tree", model="dlgn", width=8, depth=2, optimizer="a
 
 def test_keep_best_keeps_the_epoch_of_best_validation_accuracy(runs):
     from nfl_utils.build import get_data
-    from nfl_utils.train import _pass
+    from nfl_utils.epoch import evaluate
 
     every = train(Config(**TREE, checkpoints=tuple(range(7)), save_models=True), progress=False)
     data = get_data(every.cfg)
@@ -383,7 +383,7 @@ def test_keep_best_keeps_the_epoch_of_best_validation_accuracy(runs):
     vals = []
     for i in range(1, 7):          # validation accuracy of the weights after each epoch
         net = every.model(checkpoint=i)
-        vals.append(_pass(net, data.x_val, data.y_val, cfg, 2)[1])
+        vals.append(evaluate(net, data.x_val, data.y_val, cfg, 2)[1])
     best = 1 + max(range(6), key=lambda i: (vals[i], -i))            # the first epoch of the maximum
     kept = train(Config(**TREE, checkpoints=(0, 3, 6), keep_best=True), progress=False)
     assert kept.meta["best_epoch"] == best and kept.meta["best_val_acc"] == pytest.approx(vals[best - 1])
