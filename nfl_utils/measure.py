@@ -197,9 +197,7 @@ def measure(model, data, cfg, ref: Reference, theta0, cache: dict | None = None,
     ``initial``: the network is the one ``ref`` was computed from (epoch 0); ``key``: Φ₀'s
     fingerprint when the caller has it. What is kept and shared, and for how long:
     :mod:`nfl_utils.kept`."""
-    t0 = time.perf_counter()
-    C = data.num_classes
-    regress = cfg.task == "regress"
+    t0, C, regress = time.perf_counter(), data.num_classes, cfg.task == "regress"
     keep = _kept_for(model, data, cfg, ref, cache, initial, key)
     head = head_map(model)
     row, arrays = {}, {}
