@@ -268,6 +268,21 @@ def clean_stale(run_hash: str) -> None:
             shutil.rmtree(d, ignore_errors=True)
 
 
+def _write_files(tmp: Path, cfg, meta, metrics, arrays, model_state, checkpoint_states) -> None:
+    """A run's files into ``tmp``, their checksums, and DONE last."""
+    (tmp / "config.json").write_text(json.dumps(cfg.to_dict(), indent=1, sort_keys=True))
+    (tmp / "meta.json").write_text(json.dumps(meta, indent=1, sort_keys=True))
+    metrics.to_csv(tmp / "metrics.csv", index=False)
+    np.savez_compressed(tmp / "arrays.npz", **arrays)
+    torch.save(model_state, tmp / "model.pt")
+    names = list(RUN_FILES)
+    if checkpoint_states:
+        torch.save(checkpoint_states, tmp / "checkpoints.pt")
+        names.append("checkpoints.pt")
+    (tmp / "checksums.json").write_text(json.dumps({n: file_digest(tmp / n, "sha256") for n in names}, indent=1))
+    (tmp / "DONE").write_text("complete\n")
+
+
 def commit_run(cfg: Config, meta: dict, metrics: pd.DataFrame, arrays: dict, model_state: dict,
                checkpoint_states: list | None = None, replace: bool = False) -> Path:
     """Write a finished run into a temporary directory, then rename it into place. With
@@ -280,17 +295,7 @@ def commit_run(cfg: Config, meta: dict, metrics: pd.DataFrame, arrays: dict, mod
     os.chmod(tmp, 0o777 & ~_umask())     # mkdtemp makes 0700; a shared store is read by the group
     old = None
     try:
-        (tmp / "config.json").write_text(json.dumps(cfg.to_dict(), indent=1, sort_keys=True))
-        (tmp / "meta.json").write_text(json.dumps(meta, indent=1, sort_keys=True))
-        metrics.to_csv(tmp / "metrics.csv", index=False)
-        np.savez_compressed(tmp / "arrays.npz", **arrays)
-        torch.save(model_state, tmp / "model.pt")
-        names = list(RUN_FILES)
-        if checkpoint_states:
-            torch.save(checkpoint_states, tmp / "checkpoints.pt")
-            names.append("checkpoints.pt")
-        (tmp / "checksums.json").write_text(json.dumps({n: file_digest(tmp / n, "sha256") for n in names}, indent=1))
-        (tmp / "DONE").write_text("complete\n")
+        _write_files(tmp, cfg, meta, metrics, arrays, model_state, checkpoint_states)
         if final.exists() and (replace or not is_complete(final)):
             old = root / f".old-{run_hash}-{os.getpid()}"
             shutil.rmtree(old, ignore_errors=True)
