@@ -113,3 +113,27 @@ def test_c9_by_parts(monkeypatch, full, head, verdict, failing):
     row = claims.regression_claim(f, h)
     assert row["verdict"] == verdict and (failing is None or failing in row["reason"])
     assert "C = 2" in row["setting"]
+
+
+def test_d8_needs_the_ratio_to_fall_below_init_beyond_the_seed_spread(monkeypatch):
+    from nfl_utils import claims_dlgn, dlgn
+
+    class Net:                        # a model whose layers have the given stable ranks
+        def __init__(self, ranks):
+            self.features = type("F", (), {"hyperplanes": lambda _: ranks})()
+
+    class Run:
+        def __init__(self, init, trained):
+            self.cfg, self._init, self._trained = type("C", (), {"dataset": "fashion-mnist"})(), init, trained
+
+        def model(self, at_init=False):
+            return Net(self._init if at_init else self._trained)
+
+    monkeypatch.setattr(dlgn, "stable_rank", lambda v: v)
+    init = [60.0, 30.0, 20.0]                                            # ratio 0.333
+    seeds = lambda *tr: [Run([x + i * 0.1 for x in init], t) for i, t in enumerate(tr)]
+    assert claims_dlgn.clustering_claim(seeds([8, 4, 2], [8, 4, 2.2], [8, 4.1, 2.1]))["verdict"] == V.AGREES
+    assert claims_dlgn.clustering_claim(seeds([8, 4, 2], [8, 9, 2.2], [8, 4.1, 2.1]))["verdict"] == V.PARTLY
+    row = claims_dlgn.clustering_claim(seeds([8, 4, 2], [8, 4, 4.0], [8, 4, 3.5]))       # 0.25–0.5: spread
+    assert row["verdict"] == V.PARTLY and "no clear difference" in row["reason"]
+    assert claims_dlgn.clustering_claim(seeds([8, 4, 4], [8, 4, 4.1], [8, 4, 3.9]))["verdict"] == V.DISAGREES
