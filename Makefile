@@ -74,6 +74,7 @@ bench: $(STAMP)
 	$(BIN)/python -m nfl_utils.bench spectrum
 	$(BIN)/python -m nfl_utils.bench measure --profile $(PROFILE)
 	$(BIN)/python -m nfl_utils.bench track
+	$(BIN)/python -m nfl_utils.bench sharing
 
 GRID ?= grids/example.yaml
 sweep: $(STAMP)

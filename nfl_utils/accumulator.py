@@ -10,8 +10,8 @@ import numpy as np
 import torch
 
 from .errors import InputError
-from .linalg import (RANK_RTOL, ArrayKind, as_matrix, eig_desc, eigh, eigvals_desc, one_hot_labels, syrk_,
-                     warn_few)
+from .linalg import (RANK_RTOL, ArrayKind, ArrayLike, as_matrix, eig_desc, eigh, eigvals_desc,
+                     one_hot_labels, syrk_, warn_few)
 
 def _owns(phi: torch.Tensor, given) -> bool:
     """Whether ``phi`` (as_matrix of ``given``) is a copy this module made, so in-place work cannot
@@ -26,7 +26,8 @@ def _owns(phi: torch.Tensor, given) -> bool:
 
 @dataclass
 class Moments:
-    """The moments of one named array F (n, C) with Φ, of the shifted rows φ' = φ − r, f' = f − g."""
+    """The moments of one named array F (n, C) with Φ, of the shifted rows φ' = φ − r, f' = f −
+    g."""
 
     PF: torch.Tensor     # (p, C) Σ φ' f'ᵀ
     sF: torch.Tensor     # (C,)   Σ f'
@@ -78,7 +79,8 @@ class SpectralAccumulator:
         self._memo: dict = {}
 
     def __repr__(self) -> str:
-        arrays = ", ".join([*self._stats, *(f"{k} (head)" for k in self._heads if k not in self._stats)])
+        arrays = ", ".join([*self._stats,
+                            *(f"{k} (head)" for k in self._heads if k not in self._stats)])
         where = "empty" if self.kind is None else f"{self.kind.device}"
         return f"SpectralAccumulator(n={self.n}, p={self.width}, arrays=[{arrays}], {where})"
 
@@ -91,22 +93,25 @@ class SpectralAccumulator:
         """Whether ``name`` (targets, outputs, …) was accumulated or given as a linear head."""
         return name in self._stats or name in self._heads
 
-    def update(self, phi, targets=None, outputs=None):
-        """Add a batch: Φ (n, p) and, optionally, targets f* and outputs f̂ (n, C) of the same rows."""
+    def update(self, phi: ArrayLike, targets: ArrayLike | dict | None = None,
+               outputs: ArrayLike | None = None) -> "SpectralAccumulator":
+        """Add a batch: Φ (n, p) and, optionally, targets f* and outputs f̂ (n, C) of the same
+        rows."""
         if self.kind is None:
             self.kind = ArrayKind(phi)
         given = {k: v for k, v in (("targets", targets), ("outputs", outputs)) if v is not None}
         self._check_batch(given)
         phi, col = self._shifted(phi)                                    # φ' = φ − r, and Σφ'
         n, p = phi.shape
-        Fs = {name: as_matrix(F, name, n=n, device=self.kind.device, allow_1d=True) for name, F in given.items()}
+        dev = self.kind.device
+        Fs = {name: as_matrix(F, name, n=n, device=dev, allow_1d=True) for name, F in given.items()}
         if self._S is None:
             self._start(p, Fs)
         for name, F in Fs.items():
             if F.shape[1] != self._stats[name].width:
                 raise InputError(f"{name} has {F.shape[1]} columns in this batch but "
                                  f"{self._stats[name].width} before")
-        syrk_(self._S, phi)     # upper triangle of Σφ'φ'ᵀ on the CPU (half the flops), full elsewhere
+        syrk_(self._S, phi)  # upper triangle of Σφ'φ'ᵀ on the CPU (half the flops), full elsewhere
         self._sphi += col
         self._add_cross(phi, Fs)
         self.n += n
@@ -116,24 +121,28 @@ class SpectralAccumulator:
     def _check_batch(self, given: dict) -> None:
         """The same named arrays as the batches before (the width: :meth:`_shifted`)."""
         if set(given) & set(self._heads):
-            raise InputError(f"{sorted(set(given) & set(self._heads))} already come from linear_outputs(); "
+            raise InputError(f"{sorted(set(given) & set(self._heads))} already come from "
+                             "linear_outputs(); "
                              "pass them one way only")
         if self.n and set(given) != set(self._stats):
             raise InputError(f"every batch must give the same arrays; first batch had "
-                             f"{sorted(self._stats) or 'phi only'}, this one {sorted(given) or 'phi only'}")
+                             f"{sorted(self._stats) or 'phi only'}, this one "
+                             f"{sorted(given) or 'phi only'}")
 
     def _shifted(self, given_phi):
         """(φ − r as float64 on the accumulator's device, its column sums); r is the first row seen.
         In place when as_matrix made a copy (float32 input)."""
         phi = as_matrix(given_phi, "phi", device=self.kind.device, check_finite=False)
         if self._S is not None and phi.shape[1] != self.width:
-            raise InputError(f"phi has {phi.shape[1]} columns in this batch but {self.width} before")
+            raise InputError(f"phi has {phi.shape[1]} columns in this batch but {self.width} "
+                             "before")
         ref = self._ref if self._ref is not None else phi[0].clone()
         phi = phi.sub_(ref) if _owns(phi, given_phi) else phi - ref
-        col = phi.sum(0)        # any NaN/inf entry (or in the reference row) makes a column sum non-finite
+        # any NaN/inf entry (or in the reference row) makes a column sum non-finite
+        col = phi.sum(0)
         if not bool(torch.isfinite(col).all()):
-            raise InputError("phi contains NaN or inf values; check the network (diverged training, "
-                             "a too-large learning rate) before measuring")
+            raise InputError("phi contains NaN or inf values; check the network (diverged "
+                             "training, a too-large learning rate) before measuring")
         if self._ref is None:
             self._ref = ref
         return phi, col
@@ -146,7 +155,8 @@ class SpectralAccumulator:
         self._sphi = torch.zeros(p, dtype=torch.float64, device=dev)
         for name, F in Fs.items():
             one_hot = one_hot_labels(F)[0] is not None
-            g = torch.zeros(F.shape[1], dtype=torch.float64, device=dev) if one_hot else F[0].clone()
+            zero = torch.zeros(F.shape[1], dtype=torch.float64, device=dev)
+            g = zero if one_hot else F[0].clone()
             self._stats[name] = Moments.zeros(p, F.shape[1], g)
 
     def _add_cross(self, phi, Fs: dict) -> None:
@@ -159,8 +169,10 @@ class SpectralAccumulator:
             if labels is None or bool(m.g.any()):
                 dense[name] = F - m.g
                 continue
-            # class sums into a contiguous (C, p) buffer: index_add_ into the transposed view is slow
-            m.PF += torch.zeros(F.shape[1], phi.shape[1], dtype=phi.dtype, device=phi.device).index_add_(
+            # class sums into a contiguous (C, p) buffer: index_add_ into the transposed view is
+            # slow
+            m.PF += torch.zeros(F.shape[1], phi.shape[1], dtype=phi.dtype,
+                                device=phi.device).index_add_(
                 0, labels, phi, alpha=scale).T
             counts = torch.bincount(labels, minlength=F.shape[1]).double() * scale
             m.sF += counts
@@ -177,7 +189,8 @@ class SpectralAccumulator:
             m.FF.addmm_(F.T, F)
             j += C
 
-    def linear_outputs(self, weight, bias=None, name: str = "outputs"):
+    def linear_outputs(self, weight: ArrayLike, bias: ArrayLike | None = None,
+                       name: str = "outputs") -> "SpectralAccumulator":
         """Outputs that are a linear map of the features, f = W φ + b (a network's linear head):
         their moments follow exactly from Φ's (with φ' = φ − r: Σφ'f'ᵀ = S Wᵀ, Σf' = W s',
         Σf'f'ᵀ = W S Wᵀ, shift g = W r + b), so no pass over the data and no n×p×C product is
@@ -189,13 +202,17 @@ class SpectralAccumulator:
         p = self._S.shape[0]
         W = as_matrix(weight, "weight", device=self.kind.device)
         if W.shape[1] != p:
-            raise InputError(f"weight must be (C, p) with p = {p} (the features' width); got {tuple(W.shape)}")
+            raise InputError(f"weight must be (C, p) with p = {p} (the features' width); got "
+                             f"{tuple(W.shape)}")
         b = torch.zeros(W.shape[0], dtype=torch.float64, device=W.device) if bias is None else \
             as_matrix(bias, "bias", device=W.device, allow_1d=True)[:, 0]
         if b.shape[0] != W.shape[0]:
-            raise InputError(f"bias has {b.shape[0]} entries but weight has {W.shape[0]} rows (outputs)")
+            raise InputError(f"bias has {b.shape[0]} entries but weight has {W.shape[0]} rows "
+                             "(outputs)")
         self._heads[name] = (W, b)
-        self._memo = {k: v for k, v in self._memo.items() if not (isinstance(k, tuple) and name in k)}
+        self._memo = {
+            k: v for k, v in self._memo.items() if not (isinstance(k, tuple) and name in k)
+        }
         return self
 
     def _moments(self, name: str):
@@ -228,7 +245,7 @@ class SpectralAccumulator:
     def mean(self) -> torch.Tensor:
         return self._ref + self._sphi / self.n
 
-    def cross(self, name: str, centre: bool = False):
+    def cross(self, name: str, centre: bool = False) -> tuple:
         """(ΦᵀF, Fᵀ1, FᵀF) of one accumulated array, or their centred versions (Fᵀ1 then 0)."""
         PF, sF, FF, g = self._moments(name)
         s, r, n = self._sphi, self._ref, self.n
@@ -238,7 +255,7 @@ class SpectralAccumulator:
         FFu = FF + torch.outer(g, sF) + torch.outer(sF, g) + n * torch.outer(g, g)
         return P, sF + n * g, FFu
 
-    def class_moments(self):
+    def class_moments(self) -> tuple:
         """Class means μ_c (C, p), the global mean (p,) and the within-class covariance Σ_W (p, p),
         from one-hot ``targets`` (class sums and counts): Σ_W = (Σφ'φ'ᵀ − Σ_c n_c μ'_c μ'_cᵀ)/n on
         the shifted rows, so no second pass over the data is needed."""
@@ -250,8 +267,9 @@ class SpectralAccumulator:
             raise InputError("class moments need one-hot targets; these targets are dense")
         if bool((counts == 0).any()):
             missing = torch.nonzero(counts == 0).flatten().tolist()
-            raise InputError(f"classes {missing[:10]} have no samples: neural-collapse statistics need every class")
-        mu_shift = (PF / counts).T                                   # (C, p), shifted by the reference row
+            raise InputError(f"classes {missing[:10]} have no samples: neural-collapse statistics "
+                             "need every class")
+        mu_shift = (PF / counts).T  # (C, p), shifted by the reference row
         within = self._sym() - (mu_shift.T * counts) @ mu_shift
         return mu_shift + self._ref, self.mean(), within / self.n
 
@@ -279,7 +297,8 @@ class SpectralAccumulator:
                 P, _, FF = self.cross(name, centre)
                 self._memo[key] = (coefficients(V, rho, P / n), torch.trace(FF) / n)
             coef[name], norms[name] = self._memo[key]
-        return Spectrum.from_coefficients(rho, V, self.mean() if centre else None, coef, norms, n, p, centre,
+        return Spectrum.from_coefficients(rho, V, self.mean() if centre else None, coef, norms, n,
+                                          p, centre,
                                            self.kind)
 
     def eigenvalues(self, centre: bool = False) -> torch.Tensor:
@@ -301,10 +320,12 @@ class SpectralAccumulator:
         return self._memo["norm_c"]
 
     def low_rank_measure(self) -> float:
-        """D_LR of the accumulated Φ against the accumulated outputs (measures.md); NaN stays NaN."""
+        """D_LR of the accumulated Φ against the accumulated outputs (measures.md); NaN stays
+        NaN."""
         self._check()
         if "outputs" not in self._names():
-            raise InputError("D_LR needs the network outputs: pass outputs= to update() or call linear_outputs()")
+            raise InputError("D_LR needs the network outputs: pass outputs= to update() or call "
+                             "linear_outputs()")
         Bc, _, Gc = self.cross("outputs", centre=True)         # ΦcᵀFc, FcᵀFc
         w, U = eigh(0.5 * (Gc + Gc.T))
         if w.max() <= 0:
@@ -314,10 +335,11 @@ class SpectralAccumulator:
         X = (Bc @ U[:, keep]) / torch.sqrt(w[keep])            # ΦcᵀQ
         den = self.centred_gram_norm() * math.sqrt(int(keep.sum()))
         if math.isinf(den):
-            raise InputError("Φ's Gram matrix overflows float64 (entries beyond ~1e75): divide Φ by a "
-                             "constant before measuring (D_LR is scale-invariant), or call "
+            raise InputError("Φ's Gram matrix overflows float64 (entries beyond ~1e75): divide Φ "
+                             "by a constant before measuring (D_LR is scale-invariant), or call "
                              "low_rank_measure(phi, outputs), which does so")
         if den <= 0:
-            raise InputError("phi is constant over the sample (zero centred kernel): D_LR is undefined")
+            raise InputError("phi is constant over the sample (zero centred "
+                             "kernel): D_LR is undefined")
         d = 1.0 - float((X * X).sum() / den)
         return d if math.isnan(d) else min(1.0, max(0.0, d))

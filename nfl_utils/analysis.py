@@ -5,6 +5,7 @@ are not known to us)."""
 from __future__ import annotations
 
 import math
+from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -17,8 +18,9 @@ EF_GAP = 2.0         # ... EF needs ρ_C/ρ_{C+1} < EF_GAP
 SHARE = 0.9          # ... and Π̃*(C) ≥ SHARE (MF) or < SHARE (EF)
 
 
-def fmt_k(v, curve: str = "Π*") -> str:
-    """k90 (curve "Π") or k*90 (curve "Π*") for text: the count, or 'never' where it never reaches 90%."""
+def fmt_k(v: float, curve: str = "Π*") -> str:
+    """k90 (curve "Π") or k*90 (curve "Π*") for text: the count, or 'never' where it never reaches
+    90%."""
     return f"{v:.0f}" if np.isfinite(v) else f"never ({curve} stays < 0.9)"
 
 
@@ -39,10 +41,16 @@ def regime(gap: float, pistar_C: float, pistar_all: float) -> str:
 
 
 def regime_numbers(run: Run, checkpoint: int = -1) -> dict:
-    """The two numbers of the criterion at one checkpoint (train measurement set, uncentred) and the verdict."""
+    """The two numbers of the criterion at one checkpoint (train measurement set, uncentred) and the
+    verdict."""
     m = run.metrics.iloc[checkpoint]
-    gap, pc, pall = float(m["train_u_gap"]), float(m["train_u_pistar_C"]), float(m["train_u_pistar_all"])
-    return {"epoch": int(m["epoch"]), "gap": gap, "share": pc / pall, "verdict": regime(gap, pc, pall)}
+    gap, pc, pall = (
+        float(m["train_u_gap"]),
+        float(m["train_u_pistar_C"]),
+        float(m["train_u_pistar_all"]),
+    )
+    return {"epoch": int(m["epoch"]), "gap": gap, "share": pc / pall,
+            "verdict": regime(gap, pc, pall)}
 
 
 def regime_row(run: Run, control: Run | None = None, checkpoint: int = -1) -> dict:
@@ -53,10 +61,12 @@ def regime_row(run: Run, control: Run | None = None, checkpoint: int = -1) -> di
     row = {"epoch": now["epoch"], "test acc": float(m["test_acc"]), "gap ρC/ρC+1": now["gap"],
            "Π̃*(C)": now["share"], "verdict": now["verdict"], "k*90": float(m["train_u_kstar90"]),
            "d_eff (centred)": float(m["train_c_d_eff"]), "D_LR": float(m["train_dlr"]),
-           "init: gap": init["gap"], "init: Π̃*(C)": init["share"], "init: verdict": init["verdict"]}
+           "init: gap": init["gap"], "init: Π̃*(C)": init["share"],
+           "init: verdict": init["verdict"]}
     if control is not None:
         c = regime_numbers(control, checkpoint)
-        row.update({"head-only: gap": c["gap"], "head-only: Π̃*(C)": c["share"], "head-only: verdict": c["verdict"]})
+        row.update({"head-only: gap": c["gap"], "head-only: Π̃*(C)": c["share"],
+                    "head-only: verdict": c["verdict"]})
     return row
 
 
@@ -75,7 +85,8 @@ def first_epoch_in(run: Run, verdict: str = "MF") -> int | None:
 
 
 def stays_in(run: Run, verdict: str = "MF") -> bool:
-    """Whether every checkpoint from the first one in ``verdict`` on reads ``verdict`` (persistence)."""
+    """Whether every checkpoint from the first one in ``verdict`` on reads ``verdict``
+    (persistence)."""
     e = first_epoch_in(run, verdict)
     return e is not None and all(regime_numbers(run, i)["verdict"] == verdict
                                  for i in range(len(run)) if run.epochs[i] >= e)
@@ -83,11 +94,14 @@ def stays_in(run: Run, verdict: str = "MF") -> bool:
 
 def kernel_statement(run: Run, checkpoint: int = -1) -> dict:
     """The kernel picture of NC1+NC2, measured: how close the top-C eigenfunctions come to spanning
-    the class indicators, and how equal the C−1 centred eigenvalues are (all 1/1/0 at exact collapse)."""
+    the class indicators, and how equal the C−1 centred eigenvalues are (all 1/1/0 at exact
+    collapse)."""
     C, m = run.num_classes, run.metrics.iloc[checkpoint]
     evc, evu = run.eigenvalues(checkpoint, centred=True), run.eigenvalues(checkpoint)
-    return {"Π*(C)": float(m["train_u_pistar_C"]), "Π*(C−1) centred": float(run.cum_quality(checkpoint, centred=True)[C - 2]),
-            "ρC−1/ρ1 centred": float(evc[C - 2] / evc[0]), "centred tail share": float(evc[C - 1:].sum() / evc.sum()),
+    return {"Π*(C)": float(m["train_u_pistar_C"]),
+            "Π*(C−1) centred": float(run.cum_quality(checkpoint, centred=True)[C - 2]),
+            "ρC−1/ρ1 centred": float(evc[C - 2] / evc[0]),
+            "centred tail share": float(evc[C - 1:].sum() / evc.sum()),
             "uncentred tail share": 1 - top_fraction(evu, C), "NC1": float(m["nc1"]),
             "NC2 equiangular": float(m["nc2_equiangular"]), "D_LR": float(m["train_dlr"])}
 
@@ -112,7 +126,7 @@ def coefficient_rates(run: Run) -> dict:
     return mode_rates(run.epochs, rho, resid)
 
 
-def path_words(epochs, values, fmt: str = "{:.3f}") -> str:
+def path_words(epochs: Sequence[float], values: Sequence[float], fmt: str = "{:.3f}") -> str:
     """A measure's path over training in words, from the numbers: where it starts, its lowest (or
     highest) point if that lies inside, and where it ends, e.g. 'falls from 0.59 at epoch 0 to its
     lowest, 0.05, at epoch 1, then rises to 0.14 at epoch 20'."""
@@ -121,7 +135,8 @@ def path_words(epochs, values, fmt: str = "{:.3f}") -> str:
     lo, hi = int(v.argmin()), int(v.argmax())
     turn = lo if 0 < lo < len(v) - 1 else hi if 0 < hi < len(v) - 1 else None
     if turn is None:
-        return f"{'falls' if v[-1] < v[0] else 'rises' if v[-1] > v[0] else 'stays'} from {f(0)} to {f(-1)}"
+        way = "falls" if v[-1] < v[0] else "rises" if v[-1] > v[0] else "stays"
+        return f"{way} from {f(0)} to {f(-1)}"
     down = turn == lo
     return (f"{'falls' if down else 'rises'} from {f(0)} to its {'lowest' if down else 'highest'}, "
             f"{f(turn)}, then {'rises' if down else 'falls'} to {f(len(v) - 1)}")

@@ -28,17 +28,20 @@ def split_batch(batch):
     if isinstance(batch, dict):
         x = next((batch[k] for k in X_KEYS if k in batch), None)
         if x is None:
-            raise InputError(f"a dict batch needs one of the keys {', '.join(X_KEYS)}; got {', '.join(batch)}")
+            raise InputError(f"a dict batch needs one of the keys {', '.join(X_KEYS)}; got "
+                             f"{', '.join(batch)}")
         return x, next((batch[k] for k in Y_KEYS if k in batch), None)
     if isinstance(batch, (tuple, list)) and batch:
         return batch[0], (batch[1] if len(batch) > 1 else None)
-    raise InputError(f"cannot read a batch of type {type(batch).__name__}: give tensors, (x, y) tuples or dicts")
+    raise InputError(f"cannot read a batch of type {type(batch).__name__}: give tensors, (x, y) "
+                     "tuples or dicts")
 
 
 def last_linear(model) -> str:
     names = [n for n, m in model.named_modules() if isinstance(m, torch.nn.Linear)]
     if not names:
-        raise InputError("the model has no nn.Linear: name a layer (layer=...) or pass features=callable")
+        raise InputError("the model has no nn.Linear: name a layer (layer=...) or pass "
+                         "features=callable")
     return names[-1]
 
 
@@ -66,7 +69,11 @@ class Grab:
             out = out[0]
         elif not isinstance(out, torch.Tensor):       # a ModelOutput: its hidden states
             hidden = getattr(out, "last_hidden_state", None)
-            out = hidden if hidden is not None else next(iter(out.values())) if hasattr(out, "values") else out
+            out = (
+                hidden
+                if hidden is not None
+                else next(iter(out.values())) if hasattr(out, "values") else out
+            )
         self.value = out
 
     def close(self):
@@ -84,10 +91,12 @@ def as_features(phi: torch.Tensor, reduce: str, notes: list, mask=None) -> torch
     if reduce in ("cls", "mean", "last"):
         return sequence_features(phi, reduce, mask, notes)
     if reduce == "pool":
-        msg = f"features of shape {tuple(phi.shape[1:])} averaged over positions to {phi.shape[1]} channels"
+        msg = (f"features of shape {tuple(phi.shape[1:])} averaged over positions to "
+               f"{phi.shape[1]} channels")
         phi = phi.flatten(2).mean(2)
     else:
-        msg = f"features of shape {tuple(phi.shape[1:])} flattened to {math.prod(phi.shape[1:])} columns"
+        msg = (f"features of shape {tuple(phi.shape[1:])} flattened to "
+               f"{math.prod(phi.shape[1:])} columns")
         phi = phi.flatten(1)
     if msg not in notes:
         notes.append(msg)
@@ -98,9 +107,15 @@ def sequence_features(h: torch.Tensor, how: str, mask, notes: list) -> torch.Ten
     """(n, d) from token features h (n, t, d): the first token, the mean over the unmasked tokens,
     or the last unmasked token (``mask`` (n, t) of 0/1; all tokens count without one)."""
     if h.ndim != 3:
-        raise InputError(f"reduce={how!r} takes token features (n, t, d); got shape {tuple(h.shape)}")
-    m = torch.ones(h.shape[:2], device=h.device) if mask is None else torch.as_tensor(mask).to(h.device).float()
-    note(notes, f"token features (n, t, d) reduced by {how!r}" + ("" if mask is not None else " (no mask)"))
+        raise InputError(f"reduce={how!r} takes token features (n, t, d); got shape "
+                         f"{tuple(h.shape)}")
+    m = (
+        torch.ones(h.shape[:2], device=h.device)
+        if mask is None
+        else torch.as_tensor(mask).to(h.device).float()
+    )
+    no_mask = "" if mask is not None else " (no mask)"
+    note(notes, f"token features (n, t, d) reduced by {how!r}{no_mask}")
     if how == "cls":
         return h[:, 0]
     if how == "mean":
@@ -126,7 +141,11 @@ def logits_of(out):
     """The (n, C) outputs inside what a model returned: a tensor, a Hugging Face ``ModelOutput``
     (its ``logits``) or a tuple (its first entry); None when there are none."""
     if not isinstance(out, torch.Tensor):
-        out = getattr(out, "logits", None) if not isinstance(out, (tuple, list)) else (out[0] if out else None)
+        out = (
+            getattr(out, "logits", None)
+            if not isinstance(out, (tuple, list))
+            else (out[0] if out else None)
+        )
     return out if isinstance(out, torch.Tensor) and out.ndim == 2 else None
 
 
@@ -136,7 +155,8 @@ def _as_tensor(x, what: str, i: int) -> torch.Tensor:
     try:
         return torch.as_tensor(np.asarray(x))
     except (TypeError, ValueError) as e:
-        raise InputError(f"batch {i}: the {what} are not numbers ({type(x).__name__}: {e})") from None
+        raise InputError(f"batch {i}: the {what} are not numbers ({type(x).__name__}: "
+                         f"{e})") from None
 
 
 def class_labels(y, i: int) -> torch.Tensor:
@@ -144,10 +164,11 @@ def class_labels(y, i: int) -> torch.Tensor:
     t = _as_tensor(y, "labels", i)
     if t.is_floating_point():
         if not bool((t == t.round()).all()):
-            raise InputError(f"batch {i} has non-integral labels (e.g. {float(t[t != t.round()][0])}): "
-                             f"class labels are integers 0..C-1")
+            raise InputError(f"batch {i} has non-integral labels (e.g. "
+                             f"{float(t[t != t.round()][0])}): class labels are integers 0..C-1")
     elif t.dtype == torch.bool or t.is_complex():
-        raise InputError(f"batch {i} has labels of type {t.dtype}: class labels are integers 0..C-1")
+        raise InputError(f"batch {i} has labels of type {t.dtype}: class labels "
+                         "are integers 0..C-1")
     return t.long().flatten() if t.ndim > 1 and t.shape[-1] == 1 else t.long()
 
 

@@ -15,14 +15,17 @@ def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cuda" and not torch.cuda.is_available():
-        raise InputError("invalid config field device='cuda': no CUDA device here; use 'auto' or 'cpu'")
+        raise InputError("invalid config field device='cuda': no CUDA device here; use 'auto' or "
+                         "'cpu'")
     return torch.device(name)
 
 
 def get_data(cfg: Config):
-    return load_dataset(cfg.dataset, train_size=cfg.train_size, shuffle_fraction=cfg.shuffle_fraction,
+    return load_dataset(cfg.dataset, train_size=cfg.train_size,
+                        shuffle_fraction=cfg.shuffle_fraction,
                         measure_size=cfg.measure_size, test_measure_size=cfg.test_measure_size,
-                        seed=cfg.data_seed, modadd_p=cfg.modadd_p, modadd_fraction=cfg.modadd_fraction)
+                        seed=cfg.data_seed, modadd_p=cfg.modadd_p,
+                        modadd_fraction=cfg.modadd_fraction)
 
 
 def make_model(cfg: Config, data) -> torch.nn.Module:
@@ -31,14 +34,17 @@ def make_model(cfg: Config, data) -> torch.nn.Module:
     n_out = 1 if cfg.task == "regress" else data.num_classes
     return build_model(cfg.model, data.input_shape, n_out, width=cfg.width, depth=cfg.depth,
                        activation=cfg.activation, channels=cfg.channels, batch_norm=cfg.batch_norm,
-                       dlgn_beta=cfg.dlgn_beta, value_input=cfg.value_input, init_scale=cfg.init_scale,
-                       output_scale=cfg.output_scale, hot_inputs=2 if cfg.dataset == "modadd" else 0,
+                       dlgn_beta=cfg.dlgn_beta, value_input=cfg.value_input,
+                       init_scale=cfg.init_scale,
+                       output_scale=cfg.output_scale,
+                       hot_inputs=2 if cfg.dataset == "modadd" else 0,
                        heads=cfg.heads, vgg_base=cfg.vgg_base)
 
 
 def make_optimizer(cfg: Config, params) -> torch.optim.Optimizer:
     if cfg.optimizer == "sgd":
-        return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov and cfg.momentum > 0,
+        return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum,
+                               nesterov=cfg.nesterov and cfg.momentum > 0,
                                weight_decay=cfg.weight_decay)
     cls = torch.optim.Adam if cfg.optimizer == "adam" else torch.optim.AdamW
     return cls(params, lr=cfg.lr, betas=(0.9, cfg.adam_beta2), weight_decay=cfg.weight_decay)

@@ -46,7 +46,8 @@ def hf_callback(tracker, on: str = "epoch"):
     try:
         from transformers import TrainerCallback
     except ImportError as e:
-        raise InputError("hf_callback needs Hugging Face transformers: pip install transformers") from e
+        raise InputError("hf_callback needs Hugging Face transformers: pip install "
+                         "transformers") from e
 
     class TrackerCallback(TrainerCallback):
         def on_epoch_end(self, args, state, control, **kwargs):

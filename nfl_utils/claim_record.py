@@ -15,11 +15,14 @@ CLAIMS = {
     "C1": "MF is reached within a few epochs and persists",
     "C2": "MF across architectures and datasets",
     "C3": "EF exists: a fully connected net on CIFAR-10 uses many more than C features",
-    "C4": "Coefficient learning (head only): ρ_k, e_k, Π* stay, Π moves; under MSE mode k is fitted at a rate ∝ ρ_k",
+    "C4": "Coefficient learning (head only): ρ_k, e_k, Π* stay, Π moves; under MSE mode k is "
+          "fitted at a rate ∝ ρ_k",
     "C5": "In MF runs the spectrum concentrates (centred d_eff falls toward C−1, ρ_{C+1}/ρ_C → 0)",
     "C6": "Best generalisation after tuning coincides with the lowest D_LR",
-    "C7": "Richness does not guarantee generalisation: shuffled labels are fitted richly, test at chance",
-    "C8": "Neural collapse is a kernel statement (NC1, NC2 fall with D_LR; Π*(C) ≈ 1; C−1 equal modes)",
+    "C7": "Richness does not guarantee generalisation: shuffled labels are fitted "
+          "richly, test at chance",
+    "C8": "Neural collapse is a kernel statement (NC1, NC2 fall with D_LR; Π*(C) ≈ "
+          "1; C−1 equal modes)",
     "C9": "Regression: Φ collapses onto {1, f̂} (Π(2) ≥ 0.95, D_LR small; head-only stays broad)",
     "C10": "D_LR: full training richer than head-only",
     "C11": "Grokking is a lazy → rich transition (D_LR falls as test accuracy jumps)",
@@ -29,7 +32,8 @@ CLAIMS = {
     "D1": "The DLGN output is a sum over m^L path experts (recursion = path sum)",
     "D2": "The overlap kernel is the Gram matrix of path indicators",
     "D3": "deep linear < DLGN ≲ ReLU at matched size",
-    "D4": "Feature learning in DLGNs: frozen random gates ≪ trained; learned gates + fresh values recover",
+    "D4": "Feature learning in DLGNs: frozen random gates ≪ trained; learned gates + "
+          "fresh values recover",
     "D5": "The overlap kernel aligns with the target, mostly early in training",
     "D6": "Learned half-spaces contain smooth regions of the target",
     "D7": "Early training favours low-frequency regions of the target",
@@ -39,14 +43,22 @@ CLAIMS = {
 
 
 REPORTED = {
-    "C1": "typical nets reach MF within a few epochs", "C2": "many architectures and classification datasets",
-    "C3": "FC net on CIFAR-10", "C4": "rate ∝ ρ_k [summary]; the invariance is exact by construction", "C5": "[ours]", "C6": "ResNet18 CIFAR-100 lr 0.005/0.05/0.2 → "
-    "66.3/78.3/74.5% test, D_LR 0.053/0.025/0.039", "C7": "CIFAR-10 shuffled 0.034 (9.5%) vs clean 0.031 (95.0%)",
-    "C8": "terminal phase of training", "C9": "[paper] claim, thresholds ours", "C10": "MNIST full 0.0087 (test 10.0%) vs head-only 0.63 (test 74.4%): "
+    "C1": "typical nets reach MF within a few epochs",
+    "C2": "many architectures and classification datasets",
+    "C3": "FC net on CIFAR-10",
+    "C4": "rate ∝ ρ_k [summary]; the invariance is exact by construction", "C5": "[ours]",
+    "C6": "ResNet18 CIFAR-100 lr 0.005/0.05/0.2 → "
+    "66.3/78.3/74.5% test, D_LR 0.053/0.025/0.039",
+    "C7": "CIFAR-10 shuffled 0.034 (9.5%) vs clean 0.031 (95.0%)",
+    "C8": "terminal phase of training", "C9": "[paper] claim, thresholds ours",
+    "C10": "MNIST full 0.0087 (test 10.0%) vs head-only 0.63 (test 74.4%): "
     "the richer net can be the worse one",
-    "C11": "mod-97 addition, transformer: 0.51 → 0.11", "C12": "VGG16 CIFAR-100: no BN 0.66 (test 21.7%), BN 0.073 (test 72.0%)",
-    "C13": "direction not known", "C14": "[summary] four parts: (a) weight decay moves S_init, ‖θ‖ not D_LR; (b) D_LR monotone "
-    "in α; (c) S_init, ‖θ‖ not; (d) NC1 opposite to D_LR", "D1": "exact", "D2": "exact [ours]", "D3": "[paper]",
+    "C11": "mod-97 addition, transformer: 0.51 → 0.11",
+    "C12": "VGG16 CIFAR-100: no BN 0.66 (test 21.7%), BN 0.073 (test 72.0%)",
+    "C13": "direction not known",
+    "C14": "[summary] four parts: (a) weight decay moves S_init, ‖θ‖ not D_LR; (b) D_LR monotone "
+    "in α; (c) S_init, ‖θ‖ not; (d) NC1 opposite to D_LR", "D1": "exact", "D2": "exact [ours]",
+    "D3": "[paper]",
     "D4": "[paper]", "D5": "[summary]", "D6": "[paper]", "D7": "[summary]", "D8": "[paper]",
     "D9": "DLGN 96.1, DLGN-SF 97.4, ReLU 90.6",
 }
@@ -62,7 +74,12 @@ def seed_table(groups: dict, columns: list[tuple[str, str]]) -> "pd.DataFrame":
     """Final value of each (column, label): mean ± half-range over the seeds of each setting."""
     import pandas as pd
 
-    return pd.DataFrame({k: {lab: mean_spread(final_values(runs, col)) for col, lab in columns} for k, runs in groups.items()}).T
+    return pd.DataFrame(
+        {
+            k: {lab: mean_spread(final_values(runs, col)) for col, lab in columns}
+            for k, runs in groups.items()
+        }
+    ).T
 
 
 def final_values(runs, col):
@@ -70,7 +87,8 @@ def final_values(runs, col):
 
 
 def claim_row(cid, setting, measured, verdict, reason=""):
-    return {"id": cid, "claim": CLAIMS[cid], "setting": setting, "measured": measured, "reported": REPORTED[cid],
+    return {"id": cid, "claim": CLAIMS[cid], "setting": setting, "measured": measured,
+            "reported": REPORTED[cid],
             "verdict": verdict, "reason": reason}
 
 

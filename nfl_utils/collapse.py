@@ -10,14 +10,16 @@ import math
 import numpy as np
 import torch
 
-from .linalg import as_matrix
+from .linalg import ArrayLike, as_matrix
 from .errors import InputError
 
 
-def _labels(labels, n, device):
+def _labels(labels: ArrayLike, n: int,
+            device: torch.device) -> tuple[torch.Tensor, int, torch.Tensor]:
     y = torch.as_tensor(np.asarray(labels) if not isinstance(labels, torch.Tensor) else labels)
     if y.ndim != 1 or y.shape[0] != n:
-        raise InputError(f"labels must be 1-D with one entry per row of phi ({n}); got {tuple(y.shape)}")
+        raise InputError(f"labels must be 1-D with one entry per row of phi ({n}); got "
+                         f"{tuple(y.shape)}")
     if y.is_floating_point():
         raise InputError("labels must be integer class indices 0..C-1")
     y = y.long().to(device)
@@ -29,7 +31,7 @@ def _labels(labels, n, device):
     return y, C, counts
 
 
-def class_means(phi, labels):
+def class_means(phi: ArrayLike, labels: ArrayLike) -> tuple:
     """(μ_c as rows (C, p), global mean μ_G (p,), labels tensor, C)."""
     X = as_matrix(phi, "phi")
     y, C, counts = _labels(labels, X.shape[0], X.device)
@@ -37,7 +39,7 @@ def class_means(phi, labels):
     return sums / counts[:, None], X.mean(0), X, y, C
 
 
-def nc1(phi, labels, _stats=None) -> float:
+def nc1(phi: ArrayLike | None, labels: ArrayLike | None, _stats: tuple | None = None) -> float:
     """tr(Σ_W Σ_B⁺)/C: within-class variability relative to the between-class spread."""
     mu, mu_g, X, y, C = _stats or class_means(phi, labels)
     # Rows shifted by μ_G first: a common offset of the features cancels before any product, and
@@ -46,7 +48,7 @@ def nc1(phi, labels, _stats=None) -> float:
     counts = torch.bincount(y, minlength=C).to(Xs.dtype)
     Mc = torch.zeros_like(mu).index_add_(0, y, Xs) / counts[:, None]     # (C, p): μ_c − μ_G
     Uk, sk = between_class_basis(Mc, C)
-    Z = Xs @ Uk - (Mc @ Uk)[y]                    # within-class deviations on range(Σ_B), (n, ≤ C−1)
+    Z = Xs @ Uk - (Mc @ Uk)[y]  # within-class deviations on range(Σ_B), (n, ≤ C−1)
     return float(((Z * Z).mean(0) / sk ** 2).sum() / C)
 
 
@@ -62,15 +64,18 @@ def between_class_basis(Mc: torch.Tensor, C: int) -> tuple[torch.Tensor, torch.T
     return U[:, keep], s[keep]
 
 
-def nc2_equinorm(phi, labels, _stats=None) -> float:
+def nc2_equinorm(phi: ArrayLike | None, labels: ArrayLike | None,
+                 _stats: tuple | None = None) -> float:
     """std_c ‖μ_c − μ_G‖ / mean_c ‖μ_c − μ_G‖ (0 when the centred means have equal norms)."""
     mu, mu_g, *_ = _stats or class_means(phi, labels)
     norms = torch.linalg.vector_norm(mu - mu_g, dim=1)
     return float(norms.std(unbiased=False) / norms.mean())
 
 
-def nc2_equiangular(phi, labels, _stats=None) -> float:
-    """‖M̃M̃ᵀ/‖M̃M̃ᵀ‖_F − (I − 11ᵀ/C)/√(C−1)‖_F, M̃ the normalised centred means (0 at a simplex ETF)."""
+def nc2_equiangular(phi: ArrayLike | None, labels: ArrayLike | None,
+                    _stats: tuple | None = None) -> float:
+    """‖M̃M̃ᵀ/‖M̃M̃ᵀ‖_F − (I − 11ᵀ/C)/√(C−1)‖_F, M̃ the normalised centred means (0 at a simplex
+    ETF)."""
     mu, mu_g, *_, C = _stats or class_means(phi, labels)
     Mt = mu - mu_g
     Mt = Mt / torch.linalg.vector_norm(Mt, dim=1, keepdim=True)
@@ -79,23 +84,30 @@ def nc2_equiangular(phi, labels, _stats=None) -> float:
     return float(torch.linalg.matrix_norm(G / torch.linalg.matrix_norm(G) - etf))
 
 
-def nc3(phi, labels, weight, _stats=None) -> float:
+def nc3(phi: ArrayLike | None, labels: ArrayLike | None, weight: ArrayLike,
+        _stats: tuple | None = None) -> float:
     """‖Wᵀ/‖W‖_F − M/‖M‖_F‖_F: self-duality of the head W (C, p) and the centred means M (p, C)."""
     mu, mu_g, X, y, C = _stats or class_means(phi, labels)
     W = as_matrix(weight, "weight", device=X.device)
     if W.shape != (C, X.shape[1]):
         raise InputError(f"weight must be (C, p) = {(C, X.shape[1])}; got {tuple(W.shape)}")
     M = (mu - mu_g).T
-    return float(torch.linalg.matrix_norm(W.T / torch.linalg.matrix_norm(W) - M / torch.linalg.matrix_norm(M)))
+    return float(
+        torch.linalg.matrix_norm(
+            W.T / torch.linalg.matrix_norm(W) - M / torch.linalg.matrix_norm(M)
+        )
+    )
 
 
-def nearest_class_mean(phi, labels, _stats=None) -> torch.Tensor:
+def nearest_class_mean(phi: ArrayLike, labels: ArrayLike,
+                       _stats: tuple | None = None) -> torch.Tensor:
     """The class whose mean μ_c is nearest (Euclidean) to each row of Φ."""
     mu, _, X, *_ = _stats or class_means(phi, labels)
     return ((mu * mu).sum(1) - 2 * (X @ mu.T)).argmin(1)     # ‖x − μ_c‖² − ‖x‖²: an (n, C) product
 
 
-def nc4(phi, labels, outputs, _stats=None, _nearest=None) -> float:
+def nc4(phi: ArrayLike, labels: ArrayLike, outputs: ArrayLike, _stats: tuple | None = None,
+        _nearest: torch.Tensor | None = None) -> float:
     """Fraction of samples where the net's argmax disagrees with the nearest-class-mean rule
     (``_nearest``: that rule's classes, when already known)."""
     mu, mu_g, X, y, C = _stats or class_means(phi, labels)
@@ -104,17 +116,20 @@ def nc4(phi, labels, outputs, _stats=None, _nearest=None) -> float:
     return float((F.argmax(1) != ncc).double().mean())
 
 
-def all_nc(phi, labels, weight, outputs) -> dict:
+def all_nc(phi: ArrayLike, labels: ArrayLike, weight: ArrayLike, outputs: ArrayLike) -> dict:
     """NC1–NC4 with the class statistics computed once."""
     st = class_means(phi, labels)
     return {"nc1": nc1(phi, labels, st), "nc2_equinorm": nc2_equinorm(phi, labels, st),
-            "nc2_equiangular": nc2_equiangular(phi, labels, st), "nc3": nc3(phi, labels, weight, st),
+            "nc2_equiangular": nc2_equiangular(phi, labels, st),
+            "nc3": nc3(phi, labels, weight, st),
             "nc4": nc4(phi, labels, outputs, st)}
 
 
-def nc_from_moments(mu, mu_g, sigma_w, weight=None) -> dict:
+def nc_from_moments(mu: torch.Tensor, mu_g: torch.Tensor, sigma_w: torch.Tensor,
+                    weight: torch.Tensor | None = None) -> dict:
     """NC1, NC2 and (given the head W) NC3 from class statistics alone: the class means μ_c (C, p),
-    μ_G and Σ_W (p, p), as streamed moments give them (:meth:`SpectralAccumulator.class_moments`)."""
+    μ_G and Σ_W (p, p), as streamed moments give them
+    (:meth:`SpectralAccumulator.class_moments`)."""
     C, p = mu.shape
     Uk, sk = between_class_basis(mu - mu_g, C)
     out = {"nc1": float((torch.diagonal(Uk.T @ sigma_w @ Uk) / sk ** 2).sum() / C)}

@@ -36,52 +36,81 @@ class Config:
     width: int = _f(256, "hidden width of mlp/cnn (p = width for them); d_model of the transformer")
     depth: int = _f(2, "number of hidden layers of the mlp; of blocks of the transformer")
     heads: int = _f(4, "transformer: attention heads (width must be a multiple)")
-    vgg_base: int = _f(64, "vgg16: channels of its first block (64 standard; every layer scales with it)")
+    vgg_base: int = _f(64,
+                       "vgg16: channels of its first block (64 standard; every "
+                       "layer scales with it)")
     activation: str = _f("relu", f"mlp/cnn nonlinearity: {', '.join(ACTIVATIONS)}")
     channels: int = _f(32, "cnn channels (the second 2-D block has twice as many)")
-    batch_norm: bool = _f(False, "batch norm after every convolution of the cnn (vgg16_bn has its own)")
+    batch_norm: bool = _f(False,
+                          "batch norm after every convolution of the cnn (vgg16_bn has its own)")
     dlgn_beta: float = _f(30.0, "DLGN soft-gate sharpness β in σ(β η)")
-    value_input: str = _f("pwc", "DLGN value-network input: pwc (z = 1, piecewise-constant output) or x")
-    freeze_gates: bool = _f(False, "DLGN: keep the gating network fixed (only the value network and head train)")
-    init_gates_from: str | None = _f(None, "DLGN: copy the gating network from this finished run (its hash)")
-    task: str = _f("classify", "classify (C outputs) or regress (1 output: the digit value, standardised, times target_scale)")
-    loss: str = _f("ce", "ce (cross-entropy) or mse (on target_scale * one-hot targets; mean over all entries)")
-    target_scale: float = _f(1.0, "scale α of the MSE targets (α·one-hot); also scales the regression target")
+    value_input: str = _f("pwc",
+                          "DLGN value-network input: pwc (z = 1, piecewise-constant output) or x")
+    freeze_gates: bool = _f(False,
+                            "DLGN: keep the gating network fixed (only the value "
+                            "network and head train)")
+    init_gates_from: str | None = _f(None,
+                                     "DLGN: copy the gating network from this "
+                                     "finished run (its hash)")
+    task: str = _f("classify",
+                   "classify (C outputs) or regress (1 output: the digit value, standardised, "
+                   "times target_scale)")
+    loss: str = _f("ce",
+                   "ce (cross-entropy) or mse (on target_scale * one-hot targets; "
+                   "mean over all entries)")
+    target_scale: float = _f(1.0,
+                             "scale α of the MSE targets (α·one-hot); also scales "
+                             "the regression target")
     optimizer: str = _f("sgd", "sgd, adam or adamw")
     lr: float = _f(0.05, "learning rate (> 0)")
     momentum: float = _f(0.9, "SGD momentum in [0, 1)")
     adam_beta2: float = _f(0.999, "Adam/AdamW second-moment decay β₂ in (0, 1) (β₁ = 0.9)")
     nesterov: bool = _f(False, "Nesterov momentum for SGD")
     weight_decay: float = _f(0.0, "weight decay (>= 0)")
-    schedule: str = _f("constant", "constant, cosine or step (x0.1 at 50% and 75% of training), applied per step")
+    schedule: str = _f("constant",
+                       "constant, cosine or step (x0.1 at 50% and 75% of "
+                       "training), applied per step")
     batch_size: int = _f(128, "mini-batch size")
     epochs: int = _f(30, "training epochs (>= 1); with stop_loss, at most this many")
-    stop_loss: float = _f(0.0, "stop early once the loss over the whole training set falls below this (0: never)")
-    keep_best: bool = _f(False, "keep the weights of the epoch with the best validation accuracy (datasets with "
-                                "a validation split: oblique-tree); the last row measures them")
+    stop_loss: float = _f(0.0,
+                          "stop early once the loss over the whole training set falls "
+                          "below this (0: never)")
+    keep_best: bool = _f(False,
+                         "keep the weights of the epoch with the best validation accuracy "
+                                "(datasets with a validation split: oblique-tree); the "
+                                "last row measures them")
     augment: bool = _f(False, "random crop (pad 4) + horizontal flip, for image datasets")
-    train_size: int | None = _f(None, "class-balanced training subset size (default: the whole training set)")
+    train_size: int | None = _f(None,
+                                "class-balanced training subset size (default: the "
+                                "whole training set)")
     shuffle_fraction: float = _f(0.0, "fraction of training labels permuted at random, in [0, 1]")
     head_only: bool = _f(False, "train the linear head only (coefficient learning: Φ frozen)")
     init_scale: float = _f(1.0, "multiply every parameter at initialisation by this")
     output_scale: float = _f(1.0, "multiply the network output by this")
     seed: int = _f(0, "seed of initialisation and data order")
     data_seed: int = _f(0, "seed of the training subset, label shuffling and measurement sets")
-    checkpoints: tuple[int, ...] = _f((), "epochs at which to measure (0 = init); default 0, 1, 2, 4, ..., epochs")
+    checkpoints: tuple[int, ...] = _f((),
+                                      "epochs at which to measure (0 = init); default 0, "
+                                      "1, 2, 4, ..., epochs")
     measure_size: int = _f(1000, "class-balanced measurement subset of the training set")
     test_measure_size: int = _f(1000, "class-balanced measurement subset of the test set")
-    test_spectra: bool = _f(False, "also diagonalise Φ on the test measurement set (spectra, Π, Π*, D_LR on test "
-                                   "data: run.eigenvalues(split='test'), ...); no notebook reads them")
+    test_spectra: bool = _f(False,
+                            "also diagonalise Φ on the test measurement set (spectra, Π, Π*, D_LR "
+                                   "on test data: run.eigenvalues(split='test'), ...); no notebook "
+                                   "reads them")
     save_models: bool = _f(False, "also store the weights at every checkpoint (checkpoints.pt)")
     device: str = _f("auto", "auto (cuda when present), cpu or cuda")
     amp: bool = _f(False, "bf16 autocast on CUDA")
-    channels_last: bool = _f(False, "channels_last memory format for convnets (training and measurement; on the CPU too)")
+    channels_last: bool = _f(False,
+                             "channels_last memory format for convnets (training and measurement; "
+                             "on the CPU too)")
     modadd_p: int = _f(97, "modadd: the modulus p (inputs are one-hot a and b, p classes)")
     modadd_fraction: float = _f(0.4, "modadd: fraction of the p² pairs used for training")
 
     def __post_init__(self):
         for f in dataclasses.fields(self):
-            object.__setattr__(self, f.name, _coerce(f.name, getattr(self, f.name), field_types()[f.name]))
+            object.__setattr__(self, f.name,
+                               _coerce(f.name, getattr(self, f.name), field_types()[f.name]))
         object.__setattr__(self, "dataset", canonical_name(self.dataset))
         object.__setattr__(self, "model", self.model.lower())
         self.validate()
@@ -100,7 +129,8 @@ class Config:
 
     def _bad_choices(self):
         choices = {"dataset": DATASETS, "model": MODELS, "activation": ACTIVATIONS,
-                   "task": ("classify", "regress"), "loss": ("ce", "mse"), "optimizer": ("sgd", "adam", "adamw"),
+                   "task": ("classify", "regress"), "loss": ("ce", "mse"),
+                   "optimizer": ("sgd", "adam", "adamw"),
                    "schedule": ("constant", "cosine", "step"), "device": ("auto", "cpu", "cuda"),
                    "value_input": ("pwc", "x")}
         for name, ok in choices.items():
@@ -109,10 +139,12 @@ class Config:
 
     def _bad_combinations(self):
         if (self.freeze_gates or self.init_gates_from) and not self.model.startswith("dlgn"):
-            yield "freeze_gates" if self.freeze_gates else "init_gates_from", "applies to dlgn models only"
+            yield (
+                "freeze_gates" if self.freeze_gates else "init_gates_from"
+            ), "applies to dlgn models only"
         if (self.model == "transformer") != (self.dataset == "modadd") and self.model != "mlp":
-            yield "model", ("the transformer reads modular addition only (dataset='modadd'), and modadd "
-                            "trains an mlp or the transformer")
+            yield "model", ("the transformer reads modular addition only (dataset='modadd'), and "
+                            "modadd trains an mlp or the transformer")
         if self.model == "transformer" and self.heads > 0 and self.width % self.heads:
             yield "heads", f"width={self.width} must be a multiple of heads"
         if self.batch_norm and self.model != "cnn":
@@ -124,7 +156,8 @@ class Config:
 
     def _bad_ranges(self):
         for name in ("lr", "batch_size", "epochs", "width", "depth", "channels", "measure_size",
-                     "test_measure_size", "target_scale", "init_scale", "modadd_p", "heads", "vgg_base"):
+                     "test_measure_size", "target_scale", "init_scale", "modadd_p", "heads",
+                     "vgg_base"):
             if not getattr(self, name) > 0:
                 yield name, "must be > 0" + (" (at least 1 epoch)" if name == "epochs" else "")
         if self.width > MAX_WIDTH:
@@ -148,7 +181,8 @@ class Config:
             yield "train_size", f"must be at least the number of classes ({C})"
         for name in ("measure_size", "test_measure_size"):
             if getattr(self, name) < C:
-                yield name, f"must be at least the number of classes ({C}): the measures need every class"
+                yield name, (f"must be at least the number of classes ({C}): the "
+                             "measures need every class")
         if any(c < 0 or c > self.epochs for c in self.checkpoints):
             yield "checkpoints", f"epochs must lie in [0, epochs={self.epochs}]"
 
@@ -185,7 +219,8 @@ class Config:
     @property
     def hash(self) -> str:
         """sha256 of the fields that differ from their defaults (and the schema version), so a new
-        field added with a default leaves every stored run's name unchanged. Never change a default."""
+        field added with a default leaves every stored run's name unchanged. Never change a
+        default."""
         diff = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
                 if getattr(self, f.name) != _default(f)}
         diff = {k: (list(v) if isinstance(v, tuple) else v) for k, v in diff.items()}
@@ -258,11 +293,17 @@ def add_config_arguments(parser):
 
     for f in dataclasses.fields(Config):
         base, optional, seq = field_types()[f.name]
-        default, flag, help_ = _default(f), "--" + f.name.replace("_", "-"), f.metadata["help"].replace("%", "%%")
+        default, flag, help_ = (
+            _default(f),
+            "--" + f.name.replace("_", "-"),
+            f.metadata["help"].replace("%", "%%"),
+        )
         if base is bool:
-            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=default, help=help_)
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=default,
+                                help=help_)
         elif seq:
-            parser.add_argument(flag, type=int, nargs="*", default=list(default), metavar="EPOCH", help=help_)
+            parser.add_argument(flag, type=int, nargs="*", default=list(default), metavar="EPOCH",
+                                help=help_)
         else:
             parser.add_argument(flag, type=base, default=default,
                                 help=f"{help_} (default: {'none' if default is None else default})")

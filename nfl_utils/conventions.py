@@ -15,6 +15,7 @@ import torch
 
 from .linalg import RANK_RTOL
 from .errors import InputError
+from .run import Run
 
 # name → (outputs: "logits" | "probabilities", centred, rank rule: ("rtol", x) | ("energy", x))
 CONVENTIONS = {
@@ -36,7 +37,8 @@ def _rank(s: torch.Tensor, rule) -> int:
     return int((e < x).sum()) + 1
 
 
-def dlr(phi, outputs, centred: bool = True, rule=("rtol", RANK_RTOL)) -> float:
+def dlr(phi: torch.Tensor, outputs: torch.Tensor, centred: bool = True,
+        rule: tuple[str, float] = ("rtol", RANK_RTOL)) -> float:
     """D_LR of Φ (n, p) against the span of ``outputs`` (n, C), in float64, from the SVD."""
     P, F = torch.as_tensor(phi).double(), torch.as_tensor(outputs).double()
     if centred:
@@ -51,7 +53,7 @@ def dlr(phi, outputs, centred: bool = True, rule=("rtol", RANK_RTOL)) -> float:
     return min(1.0, max(0.0, 1.0 - num / den))
 
 
-def dlr_variants(phi, logits) -> dict[str, float]:
+def dlr_variants(phi: torch.Tensor, logits: torch.Tensor) -> dict[str, float]:
     """{convention: D_LR} for one sample of features and logits."""
     probs = torch.softmax(torch.as_tensor(logits).double(), 1)
     return {name: dlr(phi, logits if out == "logits" else probs, centred, rule)
@@ -59,7 +61,7 @@ def dlr_variants(phi, logits) -> dict[str, float]:
 
 
 @torch.no_grad()
-def run_variants(run, checkpoint: int) -> dict[str, float]:
+def run_variants(run: Run, checkpoint: int) -> dict[str, float]:
     """D_LR under every convention for a stored run at a checkpoint index (the run must keep its
     checkpoint weights: save_models), on its training measurement set."""
     data = run.data()
@@ -69,7 +71,7 @@ def run_variants(run, checkpoint: int) -> dict[str, float]:
     return dlr_variants(phi, model.head(phi) * model.output_scale)
 
 
-def directions(runs, at: list[int]) -> dict[str, tuple[list, list, str]]:
+def directions(runs: list[Run], at: list[int]) -> dict[str, tuple[list, list, str]]:
     """{convention: (D_LR at checkpoint at[i] of each run, D_LR at the end, direction end vs then)},
     the direction beyond the seed spread (verdicts.compare): 'lower', 'higher' or no clear one."""
     from .verdicts import compare
@@ -83,7 +85,7 @@ def directions(runs, at: list[int]) -> dict[str, tuple[list, list, str]]:
     return out
 
 
-def memorisation_index(run) -> int:
+def memorisation_index(run: Run) -> int:
     """The first checkpoint with train accuracy ≥ verdicts.GROK_TRAIN (memorisation), or, in a run
     that never gets there, the checkpoint of its highest train accuracy."""
     from .verdicts import GROK_TRAIN
@@ -93,7 +95,7 @@ def memorisation_index(run) -> int:
     return int(hit[0]) if len(hit) else int(acc.argmax())
 
 
-def keeps_weights(runs) -> bool:
+def keeps_weights(runs: list[Run]) -> bool:
     """Whether every run stored its checkpoint weights (what the conventions need)."""
     return all(r.cfg.save_models for r in runs)
 
@@ -101,12 +103,12 @@ def keeps_weights(runs) -> bool:
 _FINAL: dict = {}      # (run directory, checkpoint) → {convention: D_LR}: a run is measured once
 
 
-def has_weights(runs) -> bool:
+def has_weights(runs: list[Run]) -> bool:
     """Whether every run stored its final weights (model.pt): what :func:`values` needs."""
     return all((r.path / "model.pt").is_file() for r in runs)
 
 
-def values(runs, checkpoint: int | None = None) -> dict[str, list[float]]:
+def values(runs: list[Run], checkpoint: int | None = None) -> dict[str, list[float]]:
     """{convention: [D_LR of each run]} at ``checkpoint`` (None: the final weights)."""
     out = {n: [] for n in CONVENTIONS}
     for r in runs:
@@ -118,7 +120,7 @@ def values(runs, checkpoint: int | None = None) -> dict[str, list[float]]:
     return out
 
 
-def contrast(a_runs, b_runs) -> dict[str, str]:
+def contrast(a_runs: list[Run], b_runs: list[Run]) -> dict[str, str]:
     """{convention: direction of the final D_LR of ``a_runs`` against ``b_runs``}, beyond the seed
     spread (verdicts.compare): 'lower', 'higher' or 'no clear difference'."""
     from .verdicts import compare

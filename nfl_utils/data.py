@@ -18,13 +18,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .datafiles import (CACHE_ENV, ROOT_ENV, DataError, atomic_write, cache_dir, check_labels,  # noqa: F401
-                        read_images)
+from .datafiles import (  # noqa: F401
+    CACHE_ENV, ROOT_ENV, DataError, atomic_write, cache_dir, check_labels, read_images)
 from .errors import InputError
 
-DATASETS = ("mnist1d", "mnist", "fashion-mnist", "cifar10", "cifar100", "circle", "oblique-tree", "modadd")
-SYNTHETIC = ("circle", "oblique-tree")   # DLGN benchmarks: generated, unnormalised (geometry matters)
-CIRCLE_BREAKS = (0.0, 1.0, 1.7, 2.2, 3.1, 4.3, 4.68, 5.13)  # arc starts (radians); labels alternate, ~balanced
+DATASETS = ("mnist1d", "mnist", "fashion-mnist", "cifar10", "cifar100", "circle", "oblique-tree",
+            "modadd")
+# DLGN benchmarks: generated, unnormalised (geometry matters)
+SYNTHETIC = ("circle", "oblique-tree")
+# arc starts (radians); labels alternate, ~balanced
+CIRCLE_BREAKS = (0.0, 1.0, 1.7, 2.2, 3.1, 4.3, 4.68, 5.13)
 
 # Per-channel (mean, std) of the full training sets on [0, 1] pixels; standard published values.
 NORMALISATION = {
@@ -62,7 +65,8 @@ class DataBundle:
         return h.hexdigest()
     mean: tuple = field(default=())
     std: tuple = field(default=())
-    x_val: torch.Tensor | None = None   # a validation split, where the dataset has one (oblique-tree)
+    # a validation split, where the dataset has one (oblique-tree)
+    x_val: torch.Tensor | None = None
     y_val: torch.Tensor | None = None
 
     @property
@@ -87,7 +91,8 @@ def data_root(root=None) -> Path | None:
 
 
 def canonical_name(name: str) -> str:
-    """The dataset's key: lower case, '-' for '_', common spellings mapped (FashionMNIST, CIFAR-10)."""
+    """The dataset's key: lower case, '-' for '_', common spellings mapped (FashionMNIST,
+    CIFAR-10)."""
     key = str(name).lower().replace("_", "-")
     return {"fashionmnist": "fashion-mnist", "cifar-10": "cifar10", "cifar-100": "cifar100",
             "mnist-1d": "mnist1d"}.get(key, key)
@@ -117,24 +122,21 @@ def load_dataset(name: str = "mnist1d", root=None, *, train_size: int | None = N
     if not 0.0 <= shuffle_fraction <= 1.0:
         raise InputError(f"shuffle_fraction must be in [0, 1], got {shuffle_fraction}")
     num_classes = num_classes_of(key, modadd_p)
-    if key in SYNTHETIC:
-        xtr, ytr, xte, yte = _circle() if key == "circle" else _oblique_tree()
-        mean, std = (0.0,), (1.0,)
-    elif key == "modadd":
+    if key == "modadd":
         xtr, ytr, xte, yte = modular_addition(modadd_p, modadd_fraction, seed)
         mean, std = (0.0,), (1.0,)
-    elif key == "mnist1d":
-        xtr, ytr, xte, yte = _mnist1d()
-        mean, std = (float(xtr.mean()),), (float(xtr.std()),)
-        xtr, xte = (xtr - mean[0]) / std[0], (xte - mean[0]) / std[0]
-        xtr, xte = torch.from_numpy(xtr.astype(np.float32)), torch.from_numpy(xte.astype(np.float32))
     else:
-        raw_tr, ytr, raw_te, yte = _read_cached(key, data_root(root), download, verify)
-        check_labels(key, {"training": ytr, "test": yte}, num_classes, data_root(root) or cache_dir())
-        mean, std = NORMALISATION[key]
-        xtr, xte = _normalise(raw_tr, mean, std), _normalise(raw_te, mean, std)
+        xtr, ytr, xte, yte, mean, std = _splits(key, root, download, verify, num_classes)
     ytr, yte = torch.as_tensor(ytr, dtype=torch.int64), torch.as_tensor(yte, dtype=torch.int64)
+    return _bundle(key, (xtr, ytr, xte, yte), num_classes, (mean, std), train_size,
+                   shuffle_fraction, (measure_size, test_measure_size), seed)
 
+
+def _bundle(key: str, splits: tuple, num_classes: int, norm: tuple, train_size: int | None,
+            shuffle_fraction: float, sizes: tuple, seed: int) -> DataBundle:
+    """The DataBundle: the class-balanced training subset, its shuffled labels and the fixed
+    measurement subsets (see :func:`load_dataset`)."""
+    (xtr, ytr, xte, yte), (mean, std), (measure_size, test_measure_size) = splits, norm, sizes
     if train_size is not None:
         if train_size > len(ytr) or train_size < num_classes:
             raise InputError(f"train_size={train_size} must be between {num_classes} and the "
@@ -151,13 +153,31 @@ def load_dataset(name: str = "mnist1d", root=None, *, train_size: int | None = N
                       tuple(mean), tuple(std), *val)
 
 
+def _splits(key: str, root, download: bool, verify: bool, num_classes: int):
+    """(x_train, y_train, x_test, y_test, mean, std) of a dataset other than modadd, normalised."""
+    if key in SYNTHETIC:
+        return (*(_circle() if key == "circle" else _oblique_tree()), (0.0,), (1.0,))
+    if key == "mnist1d":
+        xtr, ytr, xte, yte = _mnist1d()
+        mean, std = float(xtr.mean()), float(xtr.std())
+        xtr, xte = [torch.from_numpy(((x - mean) / std).astype(np.float32)) for x in (xtr, xte)]
+        return xtr, ytr, xte, yte, (mean,), (std,)
+    raw_tr, ytr, raw_te, yte = _read_cached(key, data_root(root), download, verify)
+    check_labels(key, {"training": ytr, "test": yte}, num_classes, data_root(root) or cache_dir())
+    mean, std = NORMALISATION[key]
+    return _normalise(raw_tr, mean, std), ytr, _normalise(raw_te, mean, std), yte, mean, std
+
+
 def num_classes_of(name: str, modadd_p: int = 97) -> int:
     """Classes of a dataset, known from its name (p for modular addition)."""
     key = canonical_name(name)
-    return 100 if key == "cifar100" else 2 if key in SYNTHETIC else modadd_p if key == "modadd" else 10
+    return (
+        100 if key == "cifar100" else 2 if key in SYNTHETIC else modadd_p if key == "modadd" else 10
+    )
 
 
-_RAW: dict = {}     # raw image arrays already read in this process (a sweep reads one dataset many times)
+# raw image arrays already read in this process (a sweep reads one dataset many times)
+_RAW: dict = {}
 
 
 def _files_signature(key, root) -> tuple:
@@ -182,7 +202,8 @@ def _read_cached(key, root, download, verify):
         k = where()                     # as the files are now (the read may have filled the cache)
         _RAW[k] = images
     xtr, ytr, xte, yte = _RAW[k]
-    return xtr, torch.as_tensor(ytr).clone(), xte, torch.as_tensor(yte).clone()   # images are only read
+    # images are only read
+    return xtr, torch.as_tensor(ytr).clone(), xte, torch.as_tensor(yte).clone()
 
 
 def modular_addition(p: int = 97, fraction: float = 0.4, seed: int = 0):
@@ -298,5 +319,3 @@ def _oblique_tree(n=40_000, d=20, depth=4, seed=11, part: str = "train+test"):
     if part == "validation":
         return torch.from_numpy(x[tr:te]), torch.as_tensor(y[tr:te], dtype=torch.int64)
     return torch.from_numpy(x[:tr]), y[:tr], torch.from_numpy(x[te:]), y[te:]
-
-

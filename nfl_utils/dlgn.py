@@ -24,11 +24,22 @@ class DLGNFeatures(nn.Module):
         super().__init__()
         if value_input not in ("pwc", "x"):
             raise InputError(f"value_input must be 'pwc' or 'x', got {value_input!r}")
-        self.d, self.width, self.depth, self.beta, self.value_input, self.sf = d, width, depth, beta, value_input, sf
+        self.d, self.width, self.depth, self.beta, self.value_input, self.sf = (
+            d,
+            width,
+            depth,
+            beta,
+            value_input,
+            sf,
+        )
         self.hard = False   # True: hard gates 1[η ≥ 0] in forward (analysis)
-        self.gates = nn.ModuleList(nn.Linear(d if (l == 0 or sf) else width, width, bias=False) for l in range(depth))
+        self.gates = nn.ModuleList(
+            nn.Linear(d if (l == 0 or sf) else width, width, bias=False) for l in range(depth)
+        )
         z = 1 if value_input == "pwc" else d
-        self.values = nn.ModuleList(nn.Linear(z if l == 0 else width, width, bias=False) for l in range(depth))
+        self.values = nn.ModuleList(
+            nn.Linear(z if l == 0 else width, width, bias=False) for l in range(depth)
+        )
         if not sf:   # keep the deep linear gating pre-activations O(1) at every depth
             for g in self.gates[1:]:
                 nn.init.normal_(g.weight, std=1.0 / math.sqrt(width))
@@ -43,12 +54,19 @@ class DLGNFeatures(nn.Module):
 
     def gate_values(self, x, hard: bool | None = None) -> list[torch.Tensor]:
         hard = self.hard if hard is None else hard
-        return [(e >= 0).to(e.dtype) if hard else torch.sigmoid(self.beta * e) for e in self.gate_preactivations(x)]
+        return [
+            (e >= 0).to(e.dtype) if hard else torch.sigmoid(self.beta * e)
+            for e in self.gate_preactivations(x)
+        ]
 
     def forward(self, x, hard: bool | None = None):
         G = self.gate_values(x, hard)
         x = x.flatten(1)
-        h = torch.ones(len(x), 1, dtype=x.dtype, device=x.device) if self.value_input == "pwc" else x
+        h = (
+            torch.ones(len(x), 1, dtype=x.dtype, device=x.device)
+            if self.value_input == "pwc"
+            else x
+        )
         for g, v in zip(G, self.values):
             h = g * v(h)
         return h
@@ -64,7 +82,8 @@ class DLGNFeatures(nn.Module):
 
     @torch.no_grad()
     def overlap_kernel(self, x, x2=None) -> torch.Tensor:
-        """K(x, x') = Σ_π f_π(x) f_π(x') = Π_ℓ ⟨G^ℓ(x), G^ℓ(x')⟩ with hard gates (exact identity)."""
+        """K(x, x') = Σ_π f_π(x) f_π(x') = Π_ℓ ⟨G^ℓ(x), G^ℓ(x')⟩ with hard gates (exact
+        identity)."""
         A = self.gate_values(x, hard=True)
         B = A if x2 is None else self.gate_values(x2, hard=True)
         K = torch.ones(len(A[0]), len(B[0]), dtype=A[0].dtype, device=A[0].device)
@@ -75,11 +94,14 @@ class DLGNFeatures(nn.Module):
 
 def dlgn(input_shape, num_outputs, width=16, depth=4, beta=30.0, value_input="pwc", sf=False):
     d = math.prod(input_shape)
-    return DLGNFeatures(d, width, depth, beta, value_input, sf), nn.Linear(width, num_outputs, bias=False)
+    return DLGNFeatures(d, width, depth, beta, value_input, sf), nn.Linear(
+        width, num_outputs, bias=False
+    )
 
 
 def path_indicators(feats: DLGNFeatures, x) -> torch.Tensor:
-    """f_π(x) for every path π = (i_1, …, i_L) (hard gates), shape (n, width^L). Exponential: small m, L only."""
+    """f_π(x) for every path π = (i_1, …, i_L) (hard gates), shape (n, width^L). Exponential: small
+    m, L only."""
     G = feats.gate_values(x, hard=True)
     out = G[0]
     for g in G[1:]:
@@ -88,13 +110,15 @@ def path_indicators(feats: DLGNFeatures, x) -> torch.Tensor:
 
 
 def path_weights(feats: DLGNFeatures, head: nn.Linear) -> torch.Tensor:
-    """g_π for every path and output (pwc value input): U^{L+1}[c, i_L] ∏_ℓ U^ℓ[i_ℓ, i_{ℓ−1}] · U^1[i_1], shape (C, width^L)."""
+    """g_π for every path and output (pwc value input): U^{L+1}[c, i_L] ∏_ℓ U^ℓ[i_ℓ, i_{ℓ−1}] ·
+    U^1[i_1], shape (C, width^L)."""
     if feats.value_input != "pwc":
         raise InputError("path weights are defined here for the 'pwc' value input (z = 1)")
     m = feats.width
     w = feats.values[0].weight[:, 0]                          # (m,) = U^1 · 1, indexed by i_1
     for v in feats.values[1:]:                                # extend every path by one unit
-        w = (w.view(-1, m)[:, :, None] * v.weight.T[None]).flatten()   # [.., i_{ℓ-1}] × U^ℓ[i_ℓ, i_{ℓ-1}]
+        # [.., i_{ℓ-1}] × U^ℓ[i_ℓ, i_{ℓ-1}]
+        w = (w.view(-1, m)[:, :, None] * v.weight.T[None]).flatten()
     L = feats.depth
     return w[None, :] * head.weight[:, torch.arange(m ** L) % m]   # head: (C, m), indexed by i_L
 
@@ -106,8 +130,8 @@ def normalised_rows(V: torch.Tensor) -> torch.Tensor:
 
 def cluster_count(V: torch.Tensor, min_cos: float = 0.95) -> int:
     """Greedy leader clustering of the hyperplane normals (rows of V) by cosine similarity: a row
-    joins the first cluster whose leader it matches with cos ≥ min_cos. Orientation matters (V and −V
-    are different half-spaces). A simple stand-in for the sibling paper's DBSCAN."""
+    joins the first cluster whose leader it matches with cos ≥ min_cos. Orientation matters (V and
+    −V are different half-spaces). A simple stand-in for the sibling paper's DBSCAN."""
     R = normalised_rows(V.double())
     leaders: list[torch.Tensor] = []
     for r in R:
@@ -134,5 +158,6 @@ def transplant_gates(model: nn.Module, state: dict) -> None:
     prefix = "features.gates."
     gates = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
     if not gates:
-        raise InputError("the source run has no DLGN gating network (no 'features.gates.*' weights)")
+        raise InputError("the source run has no DLGN gating network (no 'features.gates.*' "
+                         "weights)")
     model.features.gates.load_state_dict(gates)

@@ -23,17 +23,18 @@ def augment(x: torch.Tensor, gen: torch.Generator, pad: int = 4) -> torch.Tensor
     return xp[b, c, rows[:, None, :, None], cols[:, None, None, :]]
 
 
-def train_epoch(model, opt, sched, xtr, ytr, cfg: Config, gen: torch.Generator, num_classes: int) -> int:
-    """One pass over (xtr, ytr), both on the model's device: shuffled mini-batches, optional GPU-side
-    augmentation, bf16 autocast and channels_last on CUDA, no host synchronisation inside. Returns
-    the index of the first batch whose loss was not finite, or -1."""
+def train_epoch(model, opt, sched, xtr, ytr, cfg: Config, gen: torch.Generator,
+                num_classes: int) -> int:
+    """One pass over (xtr, ytr), both on the model's device: shuffled mini-batches, optional
+    GPU-side augmentation, bf16 autocast and channels_last on CUDA, no host synchronisation inside.
+    Returns the index of the first batch whose loss was not finite, or -1."""
     device, n = xtr.device, len(ytr)
     is_image = xtr.ndim == 4
     model.train()
     if cfg.head_only:
         model.features.eval()          # Φ stays exactly frozen (batch-norm statistics too)
     perm = torch.randperm(n, generator=gen).to(device)
-    bad = torch.full((), -1, dtype=torch.long, device=device)    # first batch with a non-finite loss
+    bad = torch.full((), -1, dtype=torch.long, device=device)  # first batch with a non-finite loss
     for j, i in enumerate(range(0, n, cfg.batch_size)):
         b = perm[i:i + cfg.batch_size]
         xb, yb = xtr[b], ytr[b]
@@ -41,7 +42,8 @@ def train_epoch(model, opt, sched, xtr, ytr, cfg: Config, gen: torch.Generator, 
             xb = augment(xb, gen)
         if cfg.channels_last and is_image:
             xb = xb.contiguous(memory_format=torch.channels_last)
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.amp and device.type == "cuda"):
+        with torch.autocast(device.type, dtype=torch.bfloat16,
+                            enabled=cfg.amp and device.type == "cuda"):
             out = model(xb)
         loss = loss_fn(out, yb, cfg, num_classes)
         bad = torch.where((bad < 0) & ~torch.isfinite(loss.detach()), j, bad)

@@ -16,8 +16,9 @@ from collections import OrderedDict
 
 import torch
 
-KEEP = 16         # entries held; the quick profile's largest is about 25 MB (Φ on 4,000 rows at p = 512 and its
-#                   moments), and its runs of one initial network lie up to 15 runs apart in the table
+# entries held; the quick profile's largest is about 25 MB (Φ on 4,000 rows at p = 512 and its
+KEEP = 16
+# moments), and its runs of one initial network lie up to 15 runs apart in the table
 _shared: OrderedDict[str, dict] = OrderedDict()
 
 

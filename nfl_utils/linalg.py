@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from typing import Union
 
 import numpy as np
 import torch
@@ -10,8 +11,10 @@ from scipy.linalg import eigh as scipy_eigh
 from scipy.linalg.blas import dsyrk
 from .errors import InputError
 
+ArrayLike = Union[torch.Tensor, np.ndarray]   # what the measures accept (lists too, via numpy)
+
 EIG_RTOL = 1e-10    # modes with ρ_k < EIG_RTOL·ρ_1 are dropped (measures.md)
-RANK_RTOL = 1e-6    # singular values of the centred outputs below RANK_RTOL·s_max are dropped [ours]:
+RANK_RTOL = 1e-6  # singular values of the centred outputs below RANK_RTOL·s_max are dropped [ours]:
 #                     the streaming form sees only FᵀF, whose eigenvalues are s², so 1e-6 on s is
 #                     1e-12 on s², well above float64 round-off.
 
@@ -20,7 +23,7 @@ class FewSamplesWarning(UserWarning):
     """n ≤ p: only n (nonzero) modes exist."""
 
 
-def one_hot(labels, num_classes: int, scale: float = 1.0):
+def one_hot(labels: ArrayLike, num_classes: int, scale: float = 1.0) -> ArrayLike:
     """One-hot targets (n, C) times ``scale``, as float64 of the same kind as ``labels``."""
     if isinstance(labels, torch.Tensor):
         return torch.nn.functional.one_hot(labels.long(), num_classes).double() * scale
@@ -30,18 +33,19 @@ def one_hot(labels, num_classes: int, scale: float = 1.0):
 class ArrayKind:
     """Remembers whether the caller used numpy or torch (and which device)."""
 
-    def __init__(self, x):
+    def __init__(self, x: ArrayLike | list) -> None:
         self.numpy = not isinstance(x, torch.Tensor)
         self.device = torch.device("cpu") if self.numpy else x.device
 
-    def out(self, t):
+    def out(self, t: torch.Tensor | None) -> ArrayLike | None:
         if t is None:
             return None
         return t.detach().cpu().numpy() if self.numpy else t
 
 
-def as_matrix(x, name: str, n: int | None = None, device=None, allow_1d: bool = False,
-            check_finite: bool = True):
+def as_matrix(x: ArrayLike | list, name: str, n: int | None = None,
+              device: torch.device | str | None=None, allow_1d: bool = False,
+            check_finite: bool = True) -> torch.Tensor:
     if isinstance(x, torch.Tensor):
         t = x.detach()
     else:
@@ -54,15 +58,17 @@ def as_matrix(x, name: str, n: int | None = None, device=None, allow_1d: bool = 
         t = t.to(device)
     if t.ndim == 1 and allow_1d:
         if not (t.is_floating_point() or t.dtype == torch.bool):
-            raise InputError(f"{name} is a 1-D vector of integers: class labels? Pass one_hot(labels, C) "
-                             f"(nfl_utils.linalg.one_hot) for C classes, or floats (labels.float()) for "
-                             f"one regression column")
+            raise InputError(f"{name} is a 1-D vector of integers: class labels? Pass "
+                             f"one_hot(labels, C) (nfl_utils.linalg.one_hot) for C classes, or "
+                             f"floats (labels.float()) for one regression column")
         t = t[:, None]
     if t.ndim != 2:
         hint = " (a single column is written x[:, None])" if t.ndim == 1 else ""
-        raise InputError(f"{name} must be a 2-D array (n, columns); got shape {tuple(t.shape)}{hint}")
+        raise InputError(f"{name} must be a 2-D array (n, columns); got shape "
+                         f"{tuple(t.shape)}{hint}")
     if t.shape[0] == 0 or t.shape[1] == 0:
-        raise InputError(f"{name} is empty (shape {tuple(t.shape)}): need at least one row and column")
+        raise InputError(f"{name} is empty (shape {tuple(t.shape)}): need at least "
+                         "one row and column")
     if n is not None and t.shape[0] != n:
         raise InputError(f"{name} has {t.shape[0]} rows but phi has {n}: pass the same samples")
     t = t.to(torch.float64)        # first: a float16 column sum can overflow where float64 does not
@@ -72,7 +78,7 @@ def as_matrix(x, name: str, n: int | None = None, device=None, allow_1d: bool = 
     return t
 
 
-def one_hot_labels(F):
+def one_hot_labels(F: torch.Tensor) -> tuple[torch.Tensor | None, float | None]:
     """(labels, α) when every row of F is α times a one-hot vector, else (None, None). O(nC)."""
     if F.shape[1] < 2:
         return None, None
@@ -86,11 +92,11 @@ def one_hot_labels(F):
     return labels, alpha
 
 
-def syrk_(S, X):
+def syrk_(S: torch.Tensor, X: torch.Tensor) -> None:
     """S += upper triangle of XᵀX. On the CPU through BLAS dsyrk, in place (half a GEMM's flops);
     elsewhere a plain GEMM (the lower triangle is then filled too, and ignored)."""
     if S.device.type == "cpu":
-        c = S.numpy().T                                  # Fortran-ordered view: upper(c) = lower(S)ᵀ
+        c = S.numpy().T  # Fortran-ordered view: upper(c) = lower(S)ᵀ
         out = dsyrk(1.0, X.contiguous().numpy().T, beta=1.0, c=c, trans=0, lower=1, overwrite_c=1)
         if not np.shares_memory(out, c):                 # BLAS made a copy: add it back
             c[...] = out
@@ -98,7 +104,7 @@ def syrk_(S, X):
         S.addmm_(X.T, X)
 
 
-def eigh(M):
+def eigh(M: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Eigenvalues (ascending) and eigenvectors of the symmetric float64 matrix M (lower triangle
     read). On the CPU through SciPy's LAPACK ``syevd`` (divide and conquer, the algorithm
     torch.linalg.eigh uses too): 2-3x faster here at p = 512 than torch's build."""
@@ -108,7 +114,7 @@ def eigh(M):
     return torch.from_numpy(w), torch.from_numpy(v)
 
 
-def eigvals_desc(M):
+def eigvals_desc(M: torch.Tensor) -> torch.Tensor:
     """The eigenvalues of :func:`eig_desc` without its eigenvectors (about 2× faster at p = 512)."""
     if M.device.type != "cpu":
         w = torch.linalg.eigvalsh(M)
@@ -119,12 +125,12 @@ def eigvals_desc(M):
     return drop_small(w, None)[0]
 
 
-def eig_desc(M):
+def eig_desc(M: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     evals, evecs = eigh(M)
     return drop_small(evals.flip(0), evecs.flip(1))
 
 
-def drop_small(evals, evecs):
+def drop_small(evals: torch.Tensor, evecs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     if evals.numel() == 0 or evals[0] <= 0:
         raise InputError("phi is identically zero (after centring, if asked): it has no modes. "
                          "Check for dead units or a constant feature map.")
@@ -134,7 +140,7 @@ def drop_small(evals, evecs):
     return evals[keep], (None if evecs is None else evecs[:, keep])
 
 
-def warn_few(n, p):
+def warn_few(n: int, p: int) -> None:
     warnings.warn(f"n = {n} samples ≤ p = {p} features: only n modes exist (the n×n route is "
                   "exact for them). Measure on more samples than features to see the whole "
                   "spectrum.", FewSamplesWarning, stacklevel=3)

@@ -1,5 +1,6 @@
-"""What a checkpoint records (definitions: docs/measures.md): losses, accuracies, spectra (uncentred and centred, on the training
-measurement set and on test data), D_LR, S_init, parameter norms and neural-collapse metrics."""
+"""What a checkpoint records (definitions: docs/measures.md): losses, accuracies, spectra (uncentred
+and centred, on the training measurement set and on test data), D_LR, S_init, parameter norms and
+neural-collapse metrics."""
 from __future__ import annotations
 
 import math
@@ -31,7 +32,8 @@ def forward_all(model, x, batch=None, amp=False, channels_last=False):
     model.eval()
     dev = next(model.parameters()).device
     if batch is None:
-        conv = any(isinstance(m, (torch.nn.Conv1d, torch.nn.Conv2d, torch.nn.Conv3d)) for m in model.modules())
+        convs = (torch.nn.Conv1d, torch.nn.Conv2d, torch.nn.Conv3d)
+        conv = any(isinstance(m, convs) for m in model.modules())
         batch = 2048 if dev.type != "cpu" else 512 if conv else 4096
     phis, outs = [], []
     for i in range(0, len(x), batch):
@@ -63,7 +65,8 @@ def parameter_norms(model, theta0, keep: Kept | None = None) -> tuple[float, flo
     """(‖θ‖², ‖θ − θ₀‖) over all parameters (``theta0`` flat, in ``model.parameters()`` order).
     ``keep`` (a frozen Φ): Φ's share of both is computed at the first call and kept."""
     nf = sum(p.numel() for p in model.features.parameters())
-    parts, whole = [*model.features.parameters(), *model.head.parameters()], list(model.parameters())
+    parts = [*model.features.parameters(), *model.head.parameters()]
+    whole = list(model.parameters())
     split = len(parts) == len(whole) and all(a is b for a, b in zip(parts, whole))
     if keep is None or not keep.active or not split or nf == 0:
         sq, dist = _sums(model.parameters(), theta0)
@@ -100,7 +103,7 @@ def _spectral(acc, head, C, prefix, row, arrays, scale: float = 1.0):
         s = acc.diagonalize(centre)
         specs[c] = s
         for k, v in s.summary(C).items():
-            row[metrics.column(k, centre, prefix)] = v            # e.g. train_u_gap (nfl_utils.metrics)
+            row[metrics.column(k, centre, prefix)] = v  # e.g. train_u_gap (nfl_utils.metrics)
         arrays[f"{prefix}_{c}_eigenvalues"] = s.eigenvalues.cpu().numpy()
         arrays[f"{prefix}_{c}_cum_quality"] = s.cumulative_quality.cpu().numpy()
         arrays[f"{prefix}_{c}_cum_utility"] = s.cumulative_utility.cpu().numpy()
@@ -124,8 +127,10 @@ class Reference:
 
 
 def reference(phi0, labels, cfg, num_classes) -> Reference:
-    """The :class:`Reference` of Φ₀ (on the training measurement set, whose labels are ``labels``)."""
-    acc = SpectralAccumulator().update(phi0, spectral_targets(labels.to(phi0.device), cfg, num_classes))
+    """The :class:`Reference` of Φ₀ (on the training measurement set, whose labels are
+    ``labels``)."""
+    acc = SpectralAccumulator().update(phi0,
+                                       spectral_targets(labels.to(phi0.device), cfg, num_classes))
     P = phi0.double()
     return Reference(phi0, P - P.mean(0), acc.centred_gram_norm(), acc)
 
@@ -141,7 +146,8 @@ def features_and_outputs(model, x, cfg, keep: Kept | None = None, key: str = "")
     through the network."""
     if keep is None or not keep.active:
         return forward_all(model, x, amp=cfg.amp, channels_last=cfg.channels_last)
-    phi = keep.get(key, lambda: forward_all(model, x, amp=cfg.amp, channels_last=cfg.channels_last)[0])
+    phi = keep.get(key,
+                   lambda: forward_all(model, x, amp=cfg.amp, channels_last=cfg.channels_last)[0])
     model.eval()
     with torch.no_grad():
         out = model.head(phi.to(next(model.head.parameters()).dtype)) * model.output_scale
@@ -158,7 +164,8 @@ def initial_reference(model, data, cfg) -> tuple[Reference, str | None]:
     if "reference" in kept:
         return kept["reference"], key
     phi0 = kept["train"] if "train" in kept else \
-        forward_all(model, data.measurement_sets[0], amp=cfg.amp, channels_last=cfg.channels_last)[0]
+        forward_all(model, data.measurement_sets[0], amp=cfg.amp,
+                    channels_last=cfg.channels_last)[0]
     return reference(phi0, data.measurement_sets[1], cfg, data.num_classes), key
 
 
@@ -189,8 +196,8 @@ def _kept_for(model, data, cfg, ref, cache, initial: bool, key) -> Kept:
     return kept
 
 
-def measure(model, data, cfg, ref: Reference, theta0, cache: dict | None = None, initial: bool = False,
-            key: str | None = None) -> tuple[dict, dict]:
+def measure(model, data, cfg, ref: Reference, theta0, cache: dict | None = None,
+            initial: bool = False, key: str | None = None) -> tuple[dict, dict]:
     """One checkpoint: a row of scalars and a dict of arrays (see the module docstring). Loss and
     accuracy come from the measurement sets' forward passes, which the spectra need anyway.
     ``ref``: Φ₀ (:func:`reference`, for S_init). ``cache``: a head-only run's cache (Φ frozen);
@@ -207,11 +214,13 @@ def measure(model, data, cfg, ref: Reference, theta0, cache: dict | None = None,
     tphi, tout, ty = _losses(model, x_t, y_t, cfg, C, keep, "test", row)
     idx = data.measure_idx
     phi, out, y = _losses(model, x_m, y_m, cfg, C, keep, "train", row)
-    acc = keep.get("moments:train", lambda: SpectralAccumulator().update(phi, spectral_targets(y, cfg, C)))
+    acc = keep.get("moments:train",
+                   lambda: SpectralAccumulator().update(phi, spectral_targets(y, cfg, C)))
     scale = cfg.target_scale if regress or cfg.loss == "mse" else 1.0      # the loss's f* = α·f*₁
     specs = _spectral(acc, head, kC, "train", row, arrays, scale)
     if cfg.test_spectra:
-        tacc = keep.get("moments:test", lambda: SpectralAccumulator().update(tphi, spectral_targets(ty, cfg, C)))
+        tacc = keep.get("moments:test",
+                        lambda: SpectralAccumulator().update(tphi, spectral_targets(ty, cfg, C)))
         _spectral(tacc, head, kC, "test", row, arrays, scale)
 
     frow, farrays, efs, stats, nearest = keep.get("features", lambda: _feature_measures(
@@ -221,9 +230,8 @@ def measure(model, data, cfg, ref: Reference, theta0, cache: dict | None = None,
     row["theta_norm2"], row["theta_dist"] = parameter_norms(model, theta0, keep)
     if regress:
         arrays.update(output_correlations(out, efs))
-    else:
-        row["nc3"] = nc3(phi, y, model.head.weight, stats)
-        row["nc4"] = nc4(phi, y, out, stats, nearest)
+    else:   # NC3 and NC4 read the head and the outputs: measured at every checkpoint
+        row.update(nc3=nc3(phi, y, model.head.weight, stats), nc4=nc4(phi, y, out, stats, nearest))
     keep.publish()
     row.update(extra_measures(Checkpoint(phi, y, out, model, cfg, C)))
     row["measure_time"] = time.perf_counter() - t0
@@ -231,7 +239,8 @@ def measure(model, data, cfg, ref: Reference, theta0, cache: dict | None = None,
 
 
 def output_correlations(out, efs: dict) -> dict:
-    """Regression runs: corr(e_k, f̂) of the top eigenfunctions (uncentred and centred), (10,) each."""
+    """Regression runs: corr(e_k, f̂) of the top eigenfunctions (uncentred and centred), (10,)
+    each."""
     fc = out[:, 0].double() - out[:, 0].double().mean()
     arrays = {}
     for c, e in efs.items():
@@ -289,7 +298,8 @@ def _feature_measures(phi, y, idx, specs, acc, ref, regress, C):
     for c, s in specs.items():
         e = efs[c] = s.eigenfunctions(phi, K)
         if not regress:
-            means = torch.zeros(C, e.shape[1], dtype=torch.float64, device=e.device).index_add_(0, y, e)
+            means = torch.zeros(C, e.shape[1], dtype=torch.float64, device=e.device)
+            means.index_add_(0, y, e)
             means /= torch.bincount(y, minlength=C)[:, None]
             arrays[f"ef_class_means_{c}"] = _pad(means.T.cpu().numpy(), (K, C))
         top = idx.to(e.device)[torch.topk(e, TOP_INPUTS, dim=0).indices.T]    # (k, TOP_INPUTS)
@@ -304,7 +314,8 @@ def _pad(a, shape):
 
 
 def stack_arrays(per_checkpoint: list[dict]) -> dict:
-    """Stack per-checkpoint arrays into (n_checkpoints, ...) arrays, NaN-padded to a common length."""
+    """Stack per-checkpoint arrays into (n_checkpoints, ...) arrays, NaN-padded to a common
+    length."""
     out = {}
     for key in per_checkpoint[0]:
         items = [d[key] for d in per_checkpoint]

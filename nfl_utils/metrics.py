@@ -41,10 +41,12 @@ _SPECTRAL = [
     Metric("pistar_C", "Π*(C)", "quality: share of the target f* in the top C eigenfunctions", Q),
     Metric("pistar_all", "Π*(p)", "share of the target in the span of all eigenfunctions", Q),
     Metric("kstar90", "k*90", "fewest eigenfunctions holding 90% of the target (NaN: never)", Q),
-    Metric("share_C", "Π*(C)/Π*(p)", "Π̃*(C), the regime criterion's share", "The regime criterion"),
+    Metric("share_C", "Π*(C)/Π*(p)", "Π̃*(C), the regime criterion's share",
+           "The regime criterion"),
 ]
 _SCALAR = [
-    Metric("epoch", "epoch", "the checkpoint's epoch", M), Metric("step", "step", "optimiser steps", M),
+    Metric("epoch", "epoch", "the checkpoint's epoch", M),
+    Metric("step", "step", "optimiser steps", M),
     Metric("train_loss", "train loss", "loss on the training measurement set", M),
     Metric("train_acc", "train accuracy", "accuracy on the training measurement set", M),
     Metric("test_loss", "test loss", "loss on the test measurement set", M),
@@ -55,8 +57,10 @@ _SCALAR = [
     Metric("s_init", "S_init", "linear CKA of Φ with Φ at initialisation", D),
     Metric("theta_norm2", "‖θ‖²", "squared norm of all parameters", D),
     Metric("theta_dist", "‖θ − θ₀‖", "distance of the parameters from initialisation", D),
-    Metric("nc1", "NC1", "tr(Σ_W Σ_B⁺)/C", NC), Metric("nc2_equinorm", "NC2 (equinorm)", "spread of ‖μ_c − μ_G‖", NC),
-    Metric("nc2_equiangular", "NC2 (equiangular)", "distance of the class means from a simplex ETF", NC),
+    Metric("nc1", "NC1", "tr(Σ_W Σ_B⁺)/C", NC),
+    Metric("nc2_equinorm", "NC2 (equinorm)", "spread of ‖μ_c − μ_G‖", NC),
+    Metric("nc2_equiangular", "NC2 (equiangular)", "distance of the class means from a simplex ETF",
+           NC),
     Metric("nc3", "NC3", "self-duality of the head and the class means", NC),
     Metric("nc4", "NC4", "disagreement with the nearest-class-mean rule", NC),
     Metric("regime", "regime", "MF, EF or between (the regime criterion)", "The regime criterion"),
@@ -106,7 +110,8 @@ def label(col: str) -> str:
 def register(name: str, fn: Callable, label: str | None = None, meaning: str = "",
              section: str = "") -> Metric:
     """Add a measure every later checkpoint records as column ``name``: ``fn(checkpoint)`` → float,
-    with ``checkpoint`` a :class:`nfl_utils.measure.Checkpoint` (Φ, labels, outputs, model, config)."""
+    with ``checkpoint`` a :class:`nfl_utils.measure.Checkpoint` (Φ, labels, outputs, model,
+    config)."""
     if not name.isidentifier() or not name.isascii() or parse(name) is not None:
         raise InputError(f"{name!r}: a measure needs a new ASCII identifier for its column")
     EXTRA[name] = Metric(name, label or name, meaning, section, fn)

@@ -36,7 +36,8 @@ def _act(name):
 class HotLinear(nn.Linear):
     """``nn.Linear`` for inputs whose rows have exactly ``hot`` entries equal to 1 and the rest 0
     (modular addition's [one-hot a, one-hot b]): the same parameters and the same function, computed
-    as a sum of ``hot`` weight columns (and back-propagated into them) instead of a dense product."""
+    as a sum of ``hot`` weight columns (and back-propagated into them) instead of a dense
+    product."""
 
     def __init__(self, d_in, d_out, hot: int):
         super().__init__(d_in, d_out)
@@ -52,8 +53,10 @@ def mlp(input_shape, num_outputs, width=256, depth=2, activation="relu", hot_inp
     d_in = math.prod(input_shape)
     layers, d = [nn.Flatten()], d_in
     for i in range(depth):
-        layers += [HotLinear(d, width, hot_inputs) if i == 0 and hot_inputs else nn.Linear(d, width),
-                   _act(activation)]
+        layers += [
+            HotLinear(d, width, hot_inputs) if i == 0 and hot_inputs else nn.Linear(d, width),
+            _act(activation),
+        ]
         d = width
     return nn.Sequential(*layers), nn.Linear(d, num_outputs)
 
@@ -68,13 +71,16 @@ def cnn(input_shape, num_outputs, width=256, channels=32, activation="relu", bat
         convs = [nn.Unflatten(1, (1, L))]
         c_in = 1
         for _ in range(3):
-            convs += [nn.Conv1d(c_in, channels, 5, stride=2, padding=1), *bn(channels, 1), _act(activation)]
+            convs += [nn.Conv1d(c_in, channels, 5, stride=2, padding=1), *bn(channels, 1),
+                      _act(activation)]
             c_in = channels
         body = nn.Sequential(*convs)
     elif len(input_shape) == 3:
         c = input_shape[0]
-        body = nn.Sequential(nn.Conv2d(c, channels, 3, padding=1), *bn(channels, 2), _act(activation), nn.MaxPool2d(2),
-                             nn.Conv2d(channels, 2 * channels, 3, padding=1), *bn(2 * channels, 2), _act(activation),
+        body = nn.Sequential(nn.Conv2d(c, channels, 3, padding=1), *bn(channels, 2),
+                             _act(activation), nn.MaxPool2d(2),
+                             nn.Conv2d(channels, 2 * channels, 3, padding=1), *bn(2 * channels, 2),
+                             _act(activation),
                              nn.MaxPool2d(2))
     else:
         raise InputError(f"cnn takes (L,) or (C, H, W) inputs; got shape {tuple(input_shape)}")
@@ -114,14 +120,16 @@ def resnet18(input_shape, num_outputs):
         raise InputError(f"resnet18 needs image inputs (C, H, W); got {tuple(input_shape)}")
     r = tv_resnet18(num_classes=num_outputs)
     r.conv1 = nn.Conv2d(input_shape[0], 64, 3, stride=1, padding=1, bias=False)
-    feats = nn.Sequential(r.conv1, r.bn1, r.relu, r.layer1, r.layer2, r.layer3, r.layer4, r.avgpool, nn.Flatten())
+    feats = nn.Sequential(r.conv1, r.bn1, r.relu, r.layer1, r.layer2, r.layer3, r.layer4, r.avgpool,
+                          nn.Flatten())
     return feats, r.fc
 
 
 def build_model(name: str, input_shape, num_outputs: int, *, width=256, depth=2, activation="relu",
                 channels=32, batch_norm=False, init_scale=1.0, output_scale=1.0, dlgn_beta=30.0,
                 value_input="pwc", hot_inputs: int = 0, heads: int = 4, vgg_base: int = 64) -> Net:
-    """Build a model by name (one of ``MODELS``). ``init_scale`` multiplies every parameter at init."""
+    """Build a model by name (one of ``MODELS``). ``init_scale`` multiplies every parameter at
+    init."""
     key = name.lower()
     if key == "mlp":
         f, h = mlp(input_shape, num_outputs, width, depth, activation, hot_inputs)
@@ -136,7 +144,8 @@ def build_model(name: str, input_shape, num_outputs: int, *, width=256, depth=2,
         f, h = transformer(input_shape, num_outputs, width, depth, heads)
     elif key in ("dlgn", "dlgn_sf"):
         from .dlgn import dlgn
-        f, h = dlgn(input_shape, num_outputs, width, depth, dlgn_beta, value_input, sf=key == "dlgn_sf")
+        f, h = dlgn(input_shape, num_outputs, width, depth, dlgn_beta, value_input,
+                    sf=key == "dlgn_sf")
     else:
         raise InputError(f"unknown model {name!r}; valid names: {', '.join(MODELS)}")
     net = Net(f, h, output_scale)

@@ -1,7 +1,8 @@
 """Measure any PyTorch model: diagonalise its feature map over a data loader, streaming.
 
     from nfl_utils.probe import probe
-    report = probe(model, loader)                   # Φ = the input of the last nn.Linear (penultimate features)
+    report = probe(model, loader)                   # Φ = the input of the last nn.Linear
+    (penultimate features)
     report = probe(model, loader, layer="layer4")    # Φ = the output of any named module
     report = probe(model, loader, features=fn)       # Φ = fn(x), any callable
     print(report.text()); report.plot(); report.to_dict()
@@ -25,20 +26,22 @@ import torch
 
 from . import metrics
 from .analysis import regime
-from .batches import (MODEL_KEYS, REDUCE, X_KEYS, Y_KEYS, Grab, as_features, batch_inputs,  # noqa: F401
-                      call_model, class_labels, last_linear, logits_of, note, sequence_features, split_batch)
+from .batches import (  # noqa: F401
+    MODEL_KEYS, REDUCE, X_KEYS, Y_KEYS, Grab, as_features, batch_inputs, call_model, class_labels,
+    last_linear, logits_of, note, sequence_features, split_batch)
 from .collapse import nc_from_moments
 from .config import MAX_WIDTH
 from .errors import InputError
 from .report import LABELS, Report, fmt, label  # noqa: F401  (probe's public names)
 from .spectrum import SpectralAccumulator, effective_dimension
 
-CLI = ("as_rgb_images", "fit", "from_run", "from_torchvision", "state_dict_of", "load_weights", "main")
+CLI = ("as_rgb_images", "fit", "from_run", "from_torchvision", "state_dict_of", "load_weights",
+       "main")
 
 
 @torch.no_grad()
-def probe(model=None, loader=None, layer: str | None = None, num_classes: int | None = None, device=None,
-          features=None, reduce: str = "flatten", nc4: bool = True) -> Report:
+def probe(model=None, loader=None, layer: str | None = None, num_classes: int | None = None,
+          device=None, features=None, reduce: str = "flatten", nc4: bool = True) -> Report:
     """Diagonalise the features of ``model`` over every batch of ``loader`` (see the module doc).
 
     layer: a module name (its output is Φ); default: the input of the last ``nn.Linear``.
@@ -46,21 +49,21 @@ def probe(model=None, loader=None, layer: str | None = None, num_classes: int | 
     num_classes: C; default: the width of the model's output. Without labels only what needs none
         is computed (spectra, d_eff, the gap; Π and D_LR when outputs exist) and the report says
         what was skipped.
-    reduce: 'flatten' (default) or 'pool' for features that are not (n, p); for token features (n, t, d)
-        also 'cls', 'mean' (over the attention mask) or 'last' (the last unmasked token).
+    reduce: 'flatten' (default) or 'pool' for features that are not (n, p); for token features
+        (n, t, d) also 'cls', 'mean' (over the attention mask) or 'last' (the last unmasked token).
     """
     _check_args(model, loader, features, reduce)
     modes = {m: m.training for m in model.modules()} if model is not None else {}
     if model is not None:
         model.eval()
-    dev = torch.device(device) if device is not None else (
-        next(model.parameters()).device if model is not None and any(True for _ in model.parameters())
-        else torch.device("cpu"))
+    dev = _device(model, device)
     grab = Grab(model, layer) if features is None else None
     notes, skipped = [], []
     try:
-        st = stream(model, loader, {grab.name: grab} if grab else {}, features, reduce, num_classes, dev, notes)
-        acc, C, labelled, once, head = next(iter(st.accs.values())), st.num_classes, st.labelled, st.once, None
+        st = stream(model, loader, {grab.name: grab} if grab else {}, features, reduce, num_classes,
+                    dev, notes)
+        acc, C, labelled, once = next(iter(st.accs.values())), st.num_classes, st.labelled, st.once
+        head = None
         name = grab.name if grab is not None else getattr(features, "__name__", "features")
         if grab is not None and layer is None:
             head = dict(model.named_modules())[grab.name]
@@ -75,6 +78,14 @@ def probe(model=None, loader=None, layer: str | None = None, num_classes: int | 
             grab.close()
         for m, mode in modes.items():      # the model as it was: train/eval per module
             m.train(mode)
+
+
+def _device(model, device) -> torch.device:
+    """``device``, else the model's parameters' device, else the CPU."""
+    params = list(model.parameters()) if model is not None else []
+    if device is not None:
+        return torch.device(device)
+    return params[0].device if params else torch.device("cpu")
 
 
 def _check_args(model, loader, features, reduce) -> None:
@@ -106,12 +117,14 @@ class Streamed:
 def _targets(y, i, C, labelled, out, device):
     """(one-hot targets or None, C) of batch ``i``, checking labels against the first batch."""
     if labelled != (y is not None):
-        raise InputError(f"batch {i} {'lacks' if labelled else 'has'} labels unlike the first batch")
+        raise InputError(f"batch {i} {'lacks' if labelled else 'has'} labels unlike the first "
+                         "batch")
     if not labelled:
         return None, C
     if C is None:
         if out is None:
-            raise InputError("the loader has labels but the model gives no (n, C) output: pass num_classes")
+            raise InputError("the loader has labels but the model gives no (n, C) "
+                             "output: pass num_classes")
         C = out.shape[1]
     y = class_labels(y, i).to(device)
     if int(y.min()) < 0 or int(y.max()) >= C:
@@ -123,7 +136,8 @@ def _targets(y, i, C, labelled, out, device):
 def stream(model, loader, grabs: dict, features, reduce, num_classes, dev, notes) -> Streamed:
     """One pass over ``loader``, each batch through the model once: the features of every grabbed
     layer (``{name: Grab}``), or ``features(x)``, streamed into an accumulator each."""
-    accs = {n: SpectralAccumulator() for n in (grabs or {getattr(features, "__name__", "features"): 0})}
+    names = grabs or {getattr(features, "__name__", "features"): 0}
+    accs = {n: SpectralAccumulator() for n in names}
     C, labelled = num_classes, None
     for i, batch in enumerate(loader):
         x, y = split_batch(batch)
@@ -132,7 +146,7 @@ def stream(model, loader, grabs: dict, features, reduce, num_classes, dev, notes
             note(notes, "empty batches skipped")
             continue
         for g in grabs.values():
-            g.value = None                 # a layer the forward pass skips must not give stale features
+            g.value = None  # a layer the forward pass skips must not give stale features
         out = logits_of(call_model(model, x)) if model is not None else None
         phis = {n: g.value for n, g in grabs.items()} if grabs else {next(iter(accs)): features(x)}
         labelled = (y is not None) if labelled is None else labelled
@@ -140,13 +154,14 @@ def stream(model, loader, grabs: dict, features, reduce, num_classes, dev, notes
         mask = x.get("attention_mask") if isinstance(x, dict) else None
         for n, phi in phis.items():
             if phi is None:
-                raise InputError(f"the hook on {n!r} saw nothing in batch {i}: is it on the forward path?")
+                raise InputError(f"the hook on {n!r} saw nothing in batch {i}: is it "
+                                 "on the forward path?")
             phi = as_features(phi.detach(), reduce, notes, mask)
             if accs[n].n == 0:
                 check_width(phi.shape[1])
             if not bool(torch.isfinite(phi.double().sum(0)).all()):
-                raise InputError(f"the features of {n!r} in batch {i} contain NaN or inf: check the model "
-                                 f"and its inputs (nothing is stored)")
+                raise InputError(f"the features of {n!r} in batch {i} contain NaN or inf: check "
+                                 f"the model and its inputs (nothing is stored)")
             accs[n].update(phi, None if targets is None else targets.to(phi.device),
                            out.double().to(phi.device) if out is not None else None)
     if not any(a.n for a in accs.values()):
@@ -160,8 +175,8 @@ MAX_FEATURES = MAX_WIDTH  # p×p float64 moments: the same bound as a Config's w
 def check_width(p: int) -> None:
     if p > MAX_FEATURES:
         raise InputError(f"the features have {p:,} columns: their p×p float64 moments would need "
-                         f"{p * p * 8 / 2 ** 30:,.0f} GiB. Pool them (reduce='pool'), or probe a narrower "
-                         f"layer (layer=...); at most {MAX_FEATURES:,} columns")
+                         f"{p * p * 8 / 2 ** 30:,.0f} GiB. Pool them (reduce='pool'), or probe a "
+                         f"narrower layer (layer=...); at most {MAX_FEATURES:,} columns")
 
 
 def report_from(acc, name, C, head, notes, skipped, centred: bool = True):
@@ -173,14 +188,16 @@ def report_from(acc, name, C, head, notes, skipped, centred: bool = True):
     p = acc.width
     k = C if C else 1
     nums = {}
-    col = lambda q, s: metrics.column(q, s.centred, None)            # u_gap, c_d_eff, … (the registry)
+    col = lambda q, s: metrics.column(q, s.centred, None)  # u_gap, c_d_eff, … (the registry)
     for s in (su, sc) if centred else (su,):
         summ = s.summary(k)
         for q in ("d_eff", "gap", "pistar_C", "pi_C", "kstar90", "k90"):
             if q in summ:
                 nums[col(q, s)] = summ[q]
         if not s.centred and "pistar_C" in summ:
-            nums[col("share_C", s)] = summ["pistar_C"] / summ["pistar_all"] if summ["pistar_all"] > 0 else math.nan
+            nums[col("share_C", s)] = (
+                summ["pistar_C"] / summ["pistar_all"] if summ["pistar_all"] > 0 else math.nan
+            )
             nums["regime"] = regime(summ["gap"], summ["pistar_C"], summ["pistar_all"])
     if not centred:
         nums[metrics.column("d_eff", True, None)] = effective_dimension(acc.eigenvalues(True))
@@ -201,7 +218,8 @@ def report_from(acc, name, C, head, notes, skipped, centred: bool = True):
 
 
 def _nc4(model, loader, grab, features, reduce, mu, dev) -> float:
-    """Second pass: the share of samples whose output's argmax differs from the nearest class mean."""
+    """Second pass: the share of samples whose output's argmax differs from the nearest class
+    mean."""
     wrong = total = 0
     for i, batch in enumerate(loader):
         x, _ = split_batch(batch)
@@ -211,7 +229,8 @@ def _nc4(model, loader, grab, features, reduce, mu, dev) -> float:
         with torch.no_grad():
             out = logits_of(call_model(model, x))
             mask = x.get("attention_mask") if isinstance(x, dict) else None
-            phi = as_features((features(x) if features is not None else grab.value).detach(), reduce, [],
+            phi = as_features((features(x) if features is not None else grab.value).detach(),
+                              reduce, [],
                               mask).double()
         near = torch.cdist(phi, mu.to(phi.device)).argmin(1)
         wrong += int((near != out.argmax(1)).sum())

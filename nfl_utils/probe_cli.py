@@ -23,7 +23,8 @@ def as_rgb_images(x: torch.Tensor) -> torch.Tensor:
     if x.ndim == 2:
         x = x[:, None, None, :]
     if x.ndim != 4:
-        raise InputError(f"expected (n, L) signals or (n, c, h, w) images, got shape {tuple(x.shape)}")
+        raise InputError(f"expected (n, L) signals or (n, c, h, w) images, got shape "
+                         f"{tuple(x.shape)}")
     return x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x
 
 
@@ -47,13 +48,16 @@ def _tensor_loader(x, y, batch_size):
     return [(x[i:i + batch_size], y[i:i + batch_size]) for i in range(0, len(x), batch_size)]
 
 
-def from_run(run_hash: str, split: str = "train", checkpoint: int | None = None, batch_size: int = 2048):
+def from_run(run_hash: str, split: str = "train", checkpoint: int | None = None,
+             batch_size: int = 2048):
     """(report, title) for a stored run: its network at ``checkpoint`` (default: the end) on the
     run's measurement set of ``split`` (the points its recorded measures used)."""
     from .store import load_run, runs_dir
 
     path = runs_dir() / run_hash
-    matches = sorted(runs_dir().glob(f"{run_hash}*")) if not path.exists() and runs_dir().is_dir() else []
+    matches = (
+        sorted(runs_dir().glob(f"{run_hash}*")) if not path.exists() and runs_dir().is_dir() else []
+    )
     if matches:
         path = matches[0]
     run = load_run(path)
@@ -70,7 +74,8 @@ def from_run(run_hash: str, split: str = "train", checkpoint: int | None = None,
 def from_torchvision(arch: str, weights: str | None, dataset: str, split: str, limit: int | None,
                      batch_size: int = 256, layer: str | None = None, reduce: str = "flatten",
                      num_classes: int | None = None):
-    """(report, title) for a torchvision architecture with a state dict on a dataset of the companion."""
+    """(report, title) for a torchvision architecture with a state dict on a dataset of the
+    companion."""
     import torchvision
 
     from .data import load_dataset
@@ -92,7 +97,8 @@ def from_torchvision(arch: str, weights: str | None, dataset: str, split: str, l
     rep = probe(model, _tensor_loader(x, y, batch_size), layer=layer, num_classes=C, reduce=reduce)
     if grey:
         rep.notes.append("grey images (or signals) repeated to three channels")
-    return rep, f"{arch} ({'weights ' + Path(weights).name if weights else 'at initialisation'}), {dataset} {split}"
+    state = "weights " + Path(weights).name if weights else "at initialisation"
+    return rep, f"{arch} ({state}), {dataset} {split}"
 
 
 def state_dict_of(obj, path) -> dict:
@@ -103,9 +109,14 @@ def state_dict_of(obj, path) -> dict:
         if isinstance(obj, dict) and isinstance(obj.get(key), dict):
             obj = obj[key]
             break
-    if not isinstance(obj, dict) or not obj or not all(isinstance(v, torch.Tensor) for v in obj.values()):
-        raise InputError(f"{path} holds no state dict (name → tensor), nor a checkpoint dict with one "
-                         f"under 'state_dict' or 'model'; save it with torch.save(model.state_dict(), …)")
+    if (
+        not isinstance(obj, dict)
+        or not obj
+        or not all(isinstance(v, torch.Tensor) for v in obj.values())
+    ):
+        raise InputError(f"{path} holds no state dict (name → tensor), nor a checkpoint dict with "
+                         f"one under 'state_dict' or 'model'; save it with "
+                         "torch.save(model.state_dict(), …)")
     for prefix in ("module.", "_orig_mod."):
         if all(k.startswith(prefix) for k in obj):
             obj = {k[len(prefix):]: v for k, v in obj.items()}
@@ -119,39 +130,52 @@ def load_weights(model, path) -> None:
     except FileNotFoundError:
         raise
     except Exception as e:              # not a torch file, or one that would run code: never loaded
-        raise InputError(f"{path} cannot be read as plain tensors ({e.__class__.__name__}): give a file "
-                         f"written by torch.save(model.state_dict(), …)") from None
+        raise InputError(f"{path} cannot be read as plain tensors ({e.__class__.__name__}): give a "
+                         f"file written by torch.save(model.state_dict(), …)") from None
     state = state_dict_of(obj, path)
     try:
         model.load_state_dict(state)
     except RuntimeError as e:
         first = str(e).splitlines()[1:2] or [str(e)[:200]]
-        raise InputError(f"{path} does not fit the architecture: {first[0].strip()} (check --arch and "
-                         f"--num-classes)") from None
+        raise InputError(f"{path} does not fit the architecture: {first[0].strip()} (check --arch "
+                         f"and --num-classes)") from None
 
 
-def main(argv=None):
-    ap = argparse.ArgumentParser(prog="python -m nfl_utils.probe", description=__doc__.split("\n\n")[0])
+def _parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="python -m nfl_utils.probe",
+                                 description=__doc__.split("\n\n")[0])
     ap.add_argument("run", nargs="?", help="hash (or prefix) of a run in the store")
     ap.add_argument("--split", choices=("train", "test"), default="train")
-    ap.add_argument("--checkpoint", type=int, default=None, help="a stored run's checkpoint index (needs save_models)")
+    ap.add_argument("--checkpoint", type=int, default=None,
+                    help="a stored run's checkpoint index (needs save_models)")
     ap.add_argument("--arch", help="a torchvision.models architecture, e.g. resnet18")
-    ap.add_argument("--weights", help="state dict file (torch.save) for --arch; omitted: at initialisation")
-    ap.add_argument("--dataset", default="cifar10", help="dataset for --arch (a name the companion reads)")
+    ap.add_argument("--weights",
+                    help="state dict file (torch.save) for --arch; omitted: at initialisation")
+    ap.add_argument("--dataset", default="cifar10",
+                    help="dataset for --arch (a name the companion reads)")
     ap.add_argument("--num-classes", type=int, default=None,
                     help="outputs of --arch's head (default: the dataset's classes)")
     ap.add_argument("--limit", type=int, default=None, help="use the first N samples of the split")
-    ap.add_argument("--layer", default=None, help="module whose output is Φ (default: input of the last Linear)")
+    ap.add_argument("--layer", default=None,
+                    help="module whose output is Φ (default: input of the last Linear)")
     ap.add_argument("--pool", action="store_true", help="average non-2-D features over positions")
     ap.add_argument("--out", default="build/probe", help="folder for the figure and the JSON")
     ap.add_argument("--debug", action="store_true", help="show the traceback of an error")
+    return ap
+
+
+def main(argv=None):
+    """The command line: a report, its figure and its JSON (see the module docstring)."""
+    ap = _parser()
     args = ap.parse_args(argv)
     from .errors import one_line, user_errors
 
     try:
         if args.arch:
-            rep, title = from_torchvision(args.arch, args.weights, args.dataset, args.split, args.limit,
-                                          layer=args.layer, reduce="pool" if args.pool else "flatten",
+            rep, title = from_torchvision(args.arch, args.weights, args.dataset, args.split,
+                                          args.limit,
+                                          layer=args.layer,
+                                          reduce="pool" if args.pool else "flatten",
                                           num_classes=args.num_classes)
             stem = f"{args.arch}_{args.dataset}_{args.split}"
         elif args.run:
@@ -165,7 +189,12 @@ def main(argv=None):
         sys.exit(one_line(e))
     print(title)
     print(rep.text())
-    out = Path(args.out)
+    _write(rep, title, Path(args.out), stem)
+    return rep
+
+
+def _write(rep, title: str, out: Path, stem: str) -> None:
+    """``out/stem.png`` (the report's figure) and ``out/stem.json`` (its numbers)."""
     out.mkdir(parents=True, exist_ok=True)
     import matplotlib
     matplotlib.use("Agg")
@@ -173,7 +202,6 @@ def main(argv=None):
     fig.savefig(out / f"{stem}.png", dpi=120)
     (out / f"{stem}.json").write_text(json.dumps({"title": title, **rep.to_dict()}, indent=1))
     print(f"wrote {out / (stem + '.png')} and {out / (stem + '.json')}")
-    return rep
 
 
 if __name__ == "__main__":

@@ -6,8 +6,9 @@ setting. ``quick`` (default) trains the paper's headline contrasts on MNIST and 
 on the machine (no download). ``smoke`` is ``full`` passed through :func:`shrink`, for the tests.
 ``full`` (under an hour on a 2-core CPU) is ``quick`` with the paper's own settings wherever
 this CPU reaches them: full-data epochs, the grokking transformer, a terminal-phase run, a
-bracketing learning-rate sweep. ``paper`` is the GPU table. Every profile trains the same runs on every machine: a missing dataset
-is an error that names the data folder and the offline profile, never a silent switch.
+bracketing learning-rate sweep. ``paper`` is the GPU table. Every profile trains the same runs on
+every machine: a missing dataset is an error that names the data folder and the offline profile,
+never a silent switch.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import re
 
 from .config import Config
 from .errors import InputError
+from .profile_variants import IMAGE_SETS, offline, shrink  # noqa: F401 (the derived profiles)
 
 PROFILES = ("quick", "full", "offline", "smoke", "paper")
 SEEDS = (0, 1, 2)
@@ -27,43 +29,49 @@ def seeds(name: str, cfg: Config, n: int = len(SEEDS)) -> dict[str, Config]:
 
 
 def with_head_only(name: str, cfg: Config) -> dict[str, Config]:
-    """A run and its coefficient-learning control (same net and schedule, Φ frozen at initialisation)."""
+    """A run and its coefficient-learning control (same net and schedule, Φ frozen at
+    initialisation)."""
     return {name: cfg, f"{name}, head-only": cfg.replace(head_only=True)}
 
 
 # ----------------------------------------------------------------------------- quick
 SGD = dict(optimizer="sgd", momentum=0.9, weight_decay=5e-4, batch_size=128)
 # The headline net: MLP 784-512-512-512 on 10,000 MNIST images, SGD + weight decay, 20 epochs.
-MLP = Config(dataset="mnist", model="mlp", width=512, depth=3, train_size=10_000, epochs=20, lr=0.1, loss="mse",
-             measure_size=2000, test_measure_size=2000, checkpoints=(0, 1, 2, 5, 10, 20), **SGD)
-CNN = Config(dataset="fashion-mnist", model="cnn", width=256, channels=16, train_size=10_000, epochs=10, lr=0.05,
-             loss="mse", measure_size=1000, test_measure_size=2000, checkpoints=(0, 1, 2, 5, 10), channels_last=True,
-             **SGD)
-# The small net of the seeded richness contrasts: MLP 784-256-256 on 5,000 images, 10 epochs, measured at 0, 5, 10.
-SMALL = MLP.replace(width=256, depth=2, train_size=5000, epochs=10, measure_size=1000, test_measure_size=1000,
-                    checkpoints=(0, 5, 10))
-SMALL_CNN = CNN.replace(channels=8, width=128, train_size=5000, epochs=6, measure_size=1000, test_measure_size=1000,
-                        checkpoints=(0, 3, 6))
+MLP = Config(dataset="mnist", model="mlp", width=512, depth=3, train_size=10_000, epochs=20, lr=0.1,
+             loss="mse", measure_size=2000, test_measure_size=2000,
+             checkpoints=(0, 1, 2, 5, 10, 20), **SGD)
+CNN = Config(dataset="fashion-mnist", model="cnn", width=256, channels=16, train_size=10_000,
+             epochs=10, lr=0.05, loss="mse", measure_size=1000, test_measure_size=2000,
+             checkpoints=(0, 1, 2, 5, 10), channels_last=True, **SGD)
+# The small net of the seeded richness contrasts: MLP 784-256-256 on 5,000 images, 10 epochs,
+# measured at 0, 5, 10.
+SMALL = MLP.replace(width=256, depth=2, train_size=5000, epochs=10, measure_size=1000,
+                    test_measure_size=1000, checkpoints=(0, 5, 10))
+SMALL_CNN = CNN.replace(channels=8, width=128, train_size=5000, epochs=6, measure_size=1000,
+                        test_measure_size=1000, checkpoints=(0, 3, 6))
 # Shuffled labels: 1,000 images memorised with Adam (train accuracy must reach 95% for the claim).
-MEMO = SMALL.replace(train_size=1000, optimizer="adam", lr=1e-3, weight_decay=0.0, batch_size=100, epochs=60,
-                     loss="ce", checkpoints=(0, 10, 30, 60))
-# Grokking: modular addition mod 97, 40% of the pairs, MLP 194-512-97, AdamW (lr 3e-3) wd 1, full batch.
-GROK = Config(dataset="modadd", model="mlp", width=512, depth=1, optimizer="adamw", lr=3e-3, weight_decay=1.0,
-              batch_size=4096, epochs=2400, loss="ce", measure_size=4096, test_measure_size=6000,
+MEMO = SMALL.replace(train_size=1000, optimizer="adam", lr=1e-3, weight_decay=0.0, batch_size=100,
+                     epochs=60, loss="ce", checkpoints=(0, 10, 30, 60))
+# Grokking: modular addition mod 97, 40% of the pairs, MLP 194-512-97, AdamW (lr 3e-3) wd 1, full
+# batch.
+GROK = Config(dataset="modadd", model="mlp", width=512, depth=1, optimizer="adamw", lr=3e-3,
+              weight_decay=1.0, batch_size=4096, epochs=2400, loss="ce", measure_size=4096,
+              test_measure_size=6000,
               checkpoints=(0, 50, 100, 200, 400, 800, 1200, 1400, 1600, 1800, 2000, 2400))
-DLGN_IMG = Config(dataset="fashion-mnist", model="dlgn", width=128, depth=3, lr=1e-3, optimizer="adam", momentum=0.0,
-                  batch_size=128, epochs=8, train_size=10_000, measure_size=1000, test_measure_size=2000,
-                  checkpoints=(0, 1, 2, 4, 8))
-CIRCLE = Config(dataset="circle", model="dlgn", width=8, depth=3, lr=0.01, optimizer="adam", momentum=0.0,
-                batch_size=100, epochs=200, measure_size=600, test_measure_size=600, save_models=True,
-                checkpoints=(0, 1, 2, 3, 4, 6, 9, 14, 22, 34, 52, 80, 123, 200))
-TREE = Config(dataset="oblique-tree", model="dlgn", width=64, depth=4, lr=2e-3, optimizer="adam", momentum=0.0,
-              batch_size=2000, epochs=60, measure_size=1000, test_measure_size=2000,
+DLGN_IMG = Config(dataset="fashion-mnist", model="dlgn", width=128, depth=3, lr=1e-3,
+                  optimizer="adam", momentum=0.0, batch_size=128, epochs=8, train_size=10_000,
+                  measure_size=1000, test_measure_size=2000, checkpoints=(0, 1, 2, 4, 8))
+CIRCLE = Config(dataset="circle", model="dlgn", width=8, depth=3, lr=0.01, optimizer="adam",
+                momentum=0.0, batch_size=100, epochs=200, measure_size=600, test_measure_size=600,
+                save_models=True, checkpoints=(0, 1, 2, 3, 4, 6, 9, 14, 22, 34, 52, 80, 123, 200))
+TREE = Config(dataset="oblique-tree", model="dlgn", width=64, depth=4, lr=2e-3, optimizer="adam",
+              momentum=0.0, batch_size=2000, epochs=60, measure_size=1000, test_measure_size=2000,
               checkpoints=(0, 1, 2, 4, 7, 12, 20, 33, 45, 60))
 
 def sized(n: int) -> Config:
-    """SMALL on n images for 5000/n times its epochs: as many SGD steps as SMALL (400 at batch 128 for
-    n = 1,000, 2,000 and 5,000), so the sizes differ in data, not in training length. n = 5,000 is SMALL."""
+    """SMALL on n images for 5000/n times its epochs: as many SGD steps as SMALL (400 at batch 128
+    for n = 1,000, 2,000 and 5,000), so the sizes differ in data, not in training length. n = 5,000
+    is SMALL."""
     e = round(SMALL.epochs * 5000 / n)
     return SMALL.replace(train_size=n, epochs=e, checkpoints=(0, e // 2, e))
 
@@ -72,27 +80,36 @@ QUICK: dict[str, Config] = {
     **{f"main: {k}": v for k, v in {**with_head_only("MLP, MSE", MLP),
                                     **with_head_only("MLP, CE", MLP.replace(loss="ce", lr=0.05)),
                                     **with_head_only("CNN, MSE", CNN)}.items()},
-    **{f"regression: {k}": v for k, v in with_head_only("MLP", MLP.replace(task="regress")).items()},
-    **{f"lr: {k}": v for lr in (0.01, 0.05, 0.2) for k, v in seeds(f"lr={lr:g}", SMALL.replace(lr=lr)).items()},
-    **{f"rich vs lazy: {k}": v for name, c in with_head_only("full", SMALL).items() for k, v in seeds(name, c).items()},
-    **{f"shuffled labels: {k}": v for name, c in (("clean", MEMO), ("shuffled", MEMO.replace(shuffle_fraction=1.0)))
+    **{f"regression: {k}": v for k, v in with_head_only("MLP",
+                                                        MLP.replace(task="regress")).items()},
+    **{f"lr: {k}": v for lr in (0.01, 0.05, 0.2)
+       for k, v in seeds(f"lr={lr:g}", SMALL.replace(lr=lr)).items()},
+    **{f"rich vs lazy: {k}": v for name, c in with_head_only("full", SMALL).items()
        for k, v in seeds(name, c).items()},
-    **{f"batch norm: {k}": v for name, c in (("no BN", SMALL_CNN), ("BN", SMALL_CNN.replace(batch_norm=True)))
+    **{f"shuffled labels: {k}": v for name, c in (("clean", MEMO),
+                                                  ("shuffled", MEMO.replace(shuffle_fraction=1.0)))
        for k, v in seeds(name, c).items()},
-    **{f"weight decay: {k}": v for wd in (0.0, 5e-4, 5e-3) for k, v in seeds(f"wd={wd:g}", SMALL.replace(weight_decay=wd)).items()},
-    # α·one-hot targets with the learning rate scaled by 1/α, so the function moves at the same speed;
-    # no weight decay: its shrinkage per step (lr × wd) would otherwise change with α
+    **{f"batch norm: {k}": v for name, c in (("no BN", SMALL_CNN),
+                                             ("BN", SMALL_CNN.replace(batch_norm=True)))
+       for k, v in seeds(name, c).items()},
+    **{f"weight decay: {k}": v for wd in (0.0, 5e-4, 5e-3)
+       for k, v in seeds(f"wd={wd:g}", SMALL.replace(weight_decay=wd)).items()},
+    # α·one-hot targets with the learning rate scaled by 1/α, so the function moves at the same
+    # speed; no weight decay: its shrinkage per step (lr × wd) would otherwise change with α
     **{f"target scale: {k}": v for a in (1.0, 0.3, 0.1)
        for k, v in seeds(f"α={a:g}", SMALL.replace(target_scale=a, lr=0.1 / a, momentum=0.0,
                                                     weight_decay=0.0)).items()},
-    **{f"train size: {k}": v for n in (1000, 2000, 5000) for k, v in seeds(f"n={n}", sized(n)).items()},
+    **{f"train size: {k}": v for n in (1000, 2000, 5000)
+       for k, v in seeds(f"n={n}", sized(n)).items()},
     "grokking: MLP [seed 0]": GROK.replace(save_models=True),    # weights kept: D_LR's conventions
     "dlgn circle: DLGN": CIRCLE,
     "dlgn image: deep linear": DLGN_IMG.replace(model="mlp", activation="linear"),
     "dlgn image: DLGN": DLGN_IMG,
     "dlgn image: ReLU MLP": DLGN_IMG.replace(model="mlp", activation="relu"),
     "dlgn image: DLGN, frozen random gates": DLGN_IMG.replace(freeze_gates=True),
-    "dlgn image: DLGN, frozen learned gates": DLGN_IMG.replace(freeze_gates=True, init_gates_from=DLGN_IMG.hash, seed=1),
+    "dlgn image: DLGN, frozen learned gates": DLGN_IMG.replace(freeze_gates=True,
+                                                               init_gates_from=DLGN_IMG.hash,
+                                                               seed=1),
     "dlgn tree: DLGN": TREE,
     "dlgn tree: DLGN-SF": TREE.replace(model="dlgn_sf"),
     "dlgn tree: ReLU MLP": TREE.replace(model="mlp"),
@@ -111,7 +128,8 @@ TGROK = GROK.replace(model="transformer", width=128, depth=2, heads=4, lr=1e-3, 
 OMNIGROK = Config(dataset="mnist", model="mlp", width=200, depth=3, train_size=1000, loss="mse",
                   init_scale=8.0, optimizer="adamw", lr=1e-3, weight_decay=0.01, batch_size=200,
                   epochs=10_000, measure_size=1000, test_measure_size=2000,
-                  checkpoints=(0, 10, 20, 50, 100, 200, 400, 700, 1000, 1500, 2000, 3000, 4000, 5000,
+                  checkpoints=(0, 10, 20, 50, 100, 200, 400, 700, 1000, 1500, 2000, 3000, 4000,
+                               5000,
                                6000, 7000, 8000, 9000, 10_000))
 FULL_EPOCHS = (0, 1, 2, 3, 4, 5, 7, 10, 15, 20)      # dense in the first epochs
 FULL_MLP = MLP.replace(train_size=None, checkpoints=FULL_EPOCHS)                 # 60,000 images
@@ -124,10 +142,11 @@ FULL_LRS = (0.01, 0.03, 0.1, 0.3, 1.0)   # wide enough that the best can sit ins
 
 # v3's batch-norm contrast is VGG16, which barely trains without BN: the 13-layer VGG16 at 1/8 of
 # its channels (8 … 64, Φ of 64), cross-entropy, on 5,000 FashionMNIST images, 10 epochs.
-VGG = Config(dataset="fashion-mnist", model="vgg16", vgg_base=8, train_size=5000, epochs=10, lr=0.05,
-             loss="ce", measure_size=1000, test_measure_size=1000, checkpoints=(0, 2, 5, 10),
-             channels_last=True, **SGD)
-DLGN_LONG = DLGN_IMG.replace(epochs=50, checkpoints=(0, 1, 2, 4, 8, 15, 25, 35, 50))   # to convergence
+VGG = Config(dataset="fashion-mnist", model="vgg16", vgg_base=8, train_size=5000, epochs=10,
+             lr=0.05, loss="ce", measure_size=1000, test_measure_size=1000,
+             checkpoints=(0, 2, 5, 10), channels_last=True, **SGD)
+# to convergence
+DLGN_LONG = DLGN_IMG.replace(epochs=50, checkpoints=(0, 1, 2, 4, 8, 15, 25, 35, 50))
 # The sibling paper's recipe on its benchmark: 10 mini-batches an epoch, up to 1,500 epochs, stop
 # once the train loss is below 5e-6, keep the best-validation weights; its published best settings.
 RECIPE = TREE.replace(lr=0.02, epochs=1500, stop_loss=5e-6, keep_best=True, measure_size=1000,
@@ -148,11 +167,12 @@ def dlgn_image_seeds(n: int = 3) -> dict[str, Config]:
     for s in SEEDS[:n]:
         tag = "" if s == 0 else f" [seed {s}]"
         dl = DLGN_LONG.replace(seed=s, data_seed=s)
-        out.update({f"deep linear{tag}": dl.replace(model="mlp", activation="linear"), f"DLGN{tag}": dl,
+        out.update({f"deep linear{tag}": dl.replace(model="mlp", activation="linear"),
+                    f"DLGN{tag}": dl,
                     f"ReLU MLP{tag}": dl.replace(model="mlp", activation="relu"),
                     f"DLGN, frozen random gates{tag}": dl.replace(freeze_gates=True),
-                    f"DLGN, frozen learned gates{tag}": dl.replace(freeze_gates=True, init_gates_from=dl.hash,
-                                                                   seed=s + 100)})
+                    f"DLGN, frozen learned gates{tag}": dl.replace(
+                        freeze_gates=True, init_gates_from=dl.hash, seed=s + 100)})
     return out
 
 
@@ -178,11 +198,15 @@ FULL: dict[str, Config] = {
         "rich vs lazy:", "weight decay:", "train size:", "shuffled labels:"))},
     **{f"rich vs lazy: {k}": v for name, c in with_head_only("full", SMALL_LONG).items()
        for k, v in seeds(name, c).items()},
-    **{f"shuffled labels: {k}": v for name, c in (("clean", MEMO), ("shuffled", MEMO.replace(shuffle_fraction=1.0)))
-       for k, v in seeds(name, c.replace(epochs=LONG * MEMO.epochs, checkpoints=(0, 30, 90, 180))).items()},
+    **{f"shuffled labels: {k}": v for name, c in (("clean", MEMO),
+                                                  ("shuffled", MEMO.replace(shuffle_fraction=1.0)))
+       for k, v in seeds(name,
+                         c.replace(epochs=LONG * MEMO.epochs,
+                                   checkpoints=(0, 30, 90, 180))).items()},
     **{f"weight decay: {k}": v for wd in (0.0, 5e-4, 5e-3)
        for k, v in seeds(f"wd={wd:g}", SMALL_LONG.replace(weight_decay=wd)).items()},
-    **{f"train size: {k}": v for n in (1000, 2000, 5000) for k, v in seeds(f"n={n}", sized_long(n)).items()},
+    **{f"train size: {k}": v for n in (1000, 2000, 5000)
+       for k, v in seeds(f"n={n}", sized_long(n)).items()},
     **{f"main: {k}": v for k, v in {
         **with_head_only("MLP, MSE", FULL_MLP),
         **with_head_only("MLP, CE", FULL_MLP.replace(loss="ce", lr=0.05)),
@@ -191,8 +215,10 @@ FULL: dict[str, Config] = {
         **with_head_only("CNN, MSE, mnist", FULL_CNN.replace(dataset="mnist"))}.items()},
     "terminal phase: MLP, MSE": TERMINAL,
     **{f"lr: {k}": v for lr in FULL_LRS
-       for k, v in seeds(f"lr={lr:g}", SMALL.replace(lr=lr, epochs=30, checkpoints=(0, 10, 20, 30))).items()},
-    # α·one-hot targets, lr/α, and no weight decay: the decay per step would otherwise change with α
+       for k, v in seeds(f"lr={lr:g}",
+                         SMALL.replace(lr=lr, epochs=30, checkpoints=(0, 10, 20, 30))).items()},
+    # α·one-hot targets, lr/α, and no weight decay: the decay per step would otherwise change
+    # with α
     **{f"target scale: {k}": v for a in (1.0, 0.3, 0.1)
        for k, v in seeds(f"α={a:g}", SMALL_LONG.replace(target_scale=a, lr=0.1 / a, momentum=0.0,
                                                          weight_decay=0.0)).items()},
@@ -208,58 +234,24 @@ FULL: dict[str, Config] = {
 }
 
 
-# ----------------------------------------------------------------------------- the other profiles
-IMAGE_SETS = ("mnist", "fashion-mnist")
-
-
-def _to_mnist1d(c: Config) -> Config:
-    if c.dataset not in IMAGE_SETS:
-        return c
-    return c.replace(dataset="mnist1d", train_size=None if (c.train_size or 8000) >= 8000 else c.train_size)
-
-
-def offline(table: dict[str, Config]) -> dict[str, Config]:
-    """The same table on mnist1d (generated on the machine): image datasets swapped, sizes capped
-    at mnist1d's 8,000 training signals."""
-    return _relink(table, {k: _to_mnist1d(v) for k, v in table.items()})
-
-
-def shrink(table: dict[str, Config]) -> dict[str, Config]:
-    """The smoke profile: the same labels and kinds of run, tiny (mnist1d, a few epochs, small nets)."""
-    def small(c: Config) -> Config:
-        c = _to_mnist1d(c)
-        ep = min(c.epochs, 3)
-        kw = dict(epochs=ep, checkpoints=tuple(sorted({0, 1, ep})), measure_size=min(c.measure_size, 300),
-                  test_measure_size=min(c.test_measure_size, 300), width=min(c.width, 48), channels=min(c.channels, 8))
-        if c.dataset == "mnist1d":
-            kw["train_size"] = min(c.train_size or 1000, 1000)
-        if c.dataset == "modadd":
-            kw.update(modadd_p=23, measure_size=4096, test_measure_size=4096)
-        if c.model.startswith("vgg16"):       # mnist1d is 1-D: the small convnet stands in for VGG16
-            kw.update(model="cnn", batch_norm=c.model == "vgg16_bn", channels_last=False)
-        return c.replace(**kw)
-    return _relink(table, {k: small(v) for k, v in table.items()})
-
-
-def _relink(before: dict, after: dict) -> dict:
-    """Keep init_gates_from pointing at the (changed) run it named."""
-    new_hash = {before[k].hash: after[k].hash for k in before}
-    return {k: (v.replace(init_gates_from=new_hash[v.init_gates_from]) if v.init_gates_from else v)
-            for k, v in after.items()}
-
-
+# ----------------------------------------------------------------------------- the paper (GPU)
 PAPER: dict[str, Config] = {
     **{f"main: {k}": v for k, v in {
-        **with_head_only("MLP, MSE", MLP.replace(train_size=None, epochs=40, checkpoints=(0, 1, 2, 5, 10, 20, 40))),
+        **with_head_only("MLP, MSE",
+                         MLP.replace(train_size=None, epochs=40,
+                                     checkpoints=(0, 1, 2, 5, 10, 20, 40))),
         **with_head_only("MLP, CE", MLP.replace(train_size=None, loss="ce", lr=0.05, epochs=40,
                                                 checkpoints=(0, 1, 2, 5, 10, 20, 40))),
         **with_head_only("CNN, MSE", CNN.replace(train_size=None, channels=32, epochs=40,
                                                  checkpoints=(0, 1, 2, 5, 10, 20, 40))),
-        **with_head_only("CIFAR-10 ResNet18, CE", Config(dataset="cifar10", model="resnet18", lr=0.1, epochs=60,
-                                                         augment=True, schedule="cosine", loss="ce", amp=True,
+        **with_head_only("CIFAR-10 ResNet18, CE",
+                         Config(dataset="cifar10", model="resnet18", lr=0.1, epochs=60,
+                                                         augment=True, schedule="cosine", loss="ce",
+                                amp=True,
                                                          channels_last=True, measure_size=5000,
                                                          test_measure_size=10_000, **SGD)),
-        **with_head_only("CIFAR-10 MLP, CE", Config(dataset="cifar10", model="mlp", width=1024, depth=3, lr=0.02,
+        **with_head_only("CIFAR-10 MLP, CE",
+                         Config(dataset="cifar10", model="mlp", width=1024, depth=3, lr=0.02,
                                                     epochs=60, schedule="cosine", measure_size=5000,
                                                     test_measure_size=10_000, **SGD))}.items()},
 }
@@ -302,9 +294,10 @@ def load(profile: str, name: str) -> dict:
     for label, cfg in group(profile, name).items():
         path = runs_dir() / cfg.hash
         if not is_complete(path):
-            raise FileNotFoundError(f"run '{name}: {label}' ({cfg.hash}) of profile {profile!r} is not in the store "
-                                    f"{runs_dir()}: train the profile first (notebook 01_train, or "
-                                    f"python -m nfl_utils.sweep --profile {profile})")
+            raise FileNotFoundError(f"run '{name}: {label}' ({cfg.hash}) of profile {profile!r} is "
+                                    f"not in the store {runs_dir()}: train the profile first "
+                                    f"(notebook 01_train, or python -m nfl_utils.sweep --profile "
+                                    f"{profile})")
         out[label] = load_run(path)
     return out
 
@@ -313,7 +306,8 @@ SEED_RE = re.compile(r"^(.*) \[seed (\d+)\]$")
 
 
 def by_setting(runs: dict) -> dict[str, list]:
-    """Group seeded runs: {'BN [seed 0]': r0, 'BN [seed 1]': r1} → {'BN': [r0, r1]} (order kept)."""
+    """Group seeded runs: {'BN [seed 0]': r0, 'BN [seed 1]': r1} → {'BN': [r0, r1]} (order
+    kept)."""
     out: dict[str, list] = {}
     for label, run in runs.items():
         m = SEED_RE.match(label)

@@ -12,11 +12,13 @@ import time
 from .config import Config
 
 # For "time left" only: the cost of a run is taken as epochs × training examples × (roughly) the
-# multiply-adds of one example, from the layer sizes; a convolutional net counts as CONV_FACTOR MLPs.
+# multiply-adds of one example, from the layer sizes; a convolutional net counts as CONV_FACTOR
+# MLPs.
 INPUT_DIM = {"mnist": 784, "fashion-mnist": 784, "mnist1d": 40, "cifar10": 3072, "cifar100": 3072,
              "circle": 2, "oblique-tree": 20}
 TYPICAL_N = {"circle": 1000, "oblique-tree": 20_000, "mnist1d": 8000}
-CONV_FACTOR = {"cnn": 6.0, "vgg16": 300.0, "vgg16_bn": 300.0, "resnet18": 300.0, "transformer": 20.0}
+CONV_FACTOR = {"cnn": 6.0, "vgg16": 300.0, "vgg16_bn": 300.0, "resnet18": 300.0,
+               "transformer": 20.0}
 
 
 def cost(cfg: Config) -> float:
@@ -25,7 +27,8 @@ def cost(cfg: Config) -> float:
                            else TYPICAL_N.get(cfg.dataset, 50_000))
     w, C = cfg.width, cfg.num_classes
     per_example = (d * w + (cfg.depth - 1) * w * w + w * C) * CONV_FACTOR.get(cfg.model, 1.0)
-    return cfg.epochs * n * per_example * (0.1 if cfg.head_only else 1.0) + 2e8   # + set-up and measuring
+    # + set-up and measuring
+    return cfg.epochs * n * per_example * (0.1 if cfg.head_only else 1.0) + 2e8
 
 
 def fmt_s(s: float) -> str:
@@ -38,7 +41,8 @@ class Reporter:
     ``on_checkpoint`` hook of :func:`nfl_utils.train.train`) and ``end(error)``; ``finish(failed)``.
     ``todo`` are the configs to train; ``loaded`` more were already in the store."""
 
-    def __init__(self, todo: dict[str, Config], loaded: int = 0, stream=None, every_s: float = 15.0):
+    def __init__(self, todo: dict[str, Config], loaded: int = 0, stream=None,
+                 every_s: float = 15.0):
         self.todo, self.loaded, self.every_s = todo, loaded, every_s
         self.stream = stream or sys.stderr
         self.total_cost = sum(cost(c) for c in todo.values()) or 1.0
@@ -68,8 +72,9 @@ class Reporter:
         now = time.perf_counter()
         if now - self.last >= self.every_s:
             self.last = now
-            self._say(f"  [{self.i}/{len(self.todo)}] {self.label}: epoch {row['epoch']}/{self.cfg.epochs}, "
-                      f"test acc {row['test_acc']:.3f}, {fmt_s(now - self.run_t0)} so far")
+            self._say(f"  [{self.i}/{len(self.todo)}] {self.label}: epoch "
+                      f"{row['epoch']}/{self.cfg.epochs}, test acc {row['test_acc']:.3f}, "
+                      f"{fmt_s(now - self.run_t0)} so far")
 
     def end(self, error: str | None = None) -> None:
         self.done_cost += cost(self.cfg)
@@ -79,5 +84,5 @@ class Reporter:
                   f"{fmt_s(time.perf_counter() - self.t0)}, about {self.left()} left")
 
     def finish(self, failed: int) -> None:
-        self._say(f"trained {self.i - failed} run(s), {failed} failed, {self.loaded} loaded from the store, "
-                  f"in {fmt_s(time.perf_counter() - self.t0)}")
+        self._say(f"trained {self.i - failed} run(s), {failed} failed, {self.loaded} loaded from "
+                  f"the store, in {fmt_s(time.perf_counter() - self.t0)}")

@@ -44,7 +44,8 @@ class Report:
                            for k, v in self.numbers.items()},
                "skipped": self.skipped, "notes": self.notes}
         for kind, s in (("uncentred", self.uncentred), ("centred", self.centred)):
-            out[kind] = {name: arr(s, name) for name in ("eigenvalues", "cumulative_quality", "cumulative_utility")}
+            names = ("eigenvalues", "cumulative_quality", "cumulative_utility")
+            out[kind] = {name: arr(s, name) for name in names}
         return out
 
     def text(self) -> str:
@@ -65,7 +66,8 @@ class Report:
             rho = np.asarray(torch.as_tensor(s.eigenvalues).cpu())
             axes[0].loglog(np.arange(1, len(rho) + 1), rho / rho[0], ls, label=lab)
         axes[0].set(xlabel="k", ylabel=r"$\rho_k/\rho_1$", title="spectrum of Φ")
-        for name, lab in (("cumulative_quality", r"$\Pi^*(k)$ (targets)"), ("cumulative_utility", r"$\Pi(k)$ (outputs)")):
+        for name, lab in (("cumulative_quality", r"$\Pi^*(k)$ (targets)"),
+                          ("cumulative_utility", r"$\Pi(k)$ (outputs)")):
             cum = getattr(self.uncentred, name)
             if cum is None:
                 continue
@@ -79,7 +81,9 @@ class Report:
         axes[2].axis("off")
         rows = [[label(k), fmt(k, v)] for k, v in self.numbers.items()]
         if rows:
-            axes[2].table(cellText=rows, colLabels=["measure", "value"], loc="center", cellLoc="left").scale(1, 1.25)
+            axes[2].table(
+                cellText=rows, colLabels=["measure", "value"], loc="center", cellLoc="left"
+            ).scale(1, 1.25)
         fig.suptitle(title or f"probe: Φ = {self.layer}, n = {self.n}, p = {self.p}")
         fig.tight_layout()
         return fig

@@ -72,18 +72,25 @@ class Run:
             raise InputError(f"split must be 'train' or 'test'; got {split!r}")
         key = f"{split}_{_kind(centred)}_{what}"
         if key not in self.arrays:
-            raise KeyError(f"run {self.hash} has no {split}-set spectra: train it with test_spectra=True "
+            raise KeyError(f"run {self.hash} has no {split}-set spectra: train it with "
+                           "test_spectra=True "
                            "(--test-spectra) to diagonalise Φ on the test measurement set too")
         return _trim(self.arrays[key][checkpoint])
 
-    def eigenvalues(self, checkpoint: int = -1, split: str = "train", centred: bool = False) -> np.ndarray:
+    def eigenvalues(
+        self, checkpoint: int = -1, split: str = "train", centred: bool = False
+    ) -> np.ndarray:
         return self._spectral("eigenvalues", checkpoint, split, centred)
 
-    def cum_quality(self, checkpoint: int = -1, split: str = "train", centred: bool = False) -> np.ndarray:
+    def cum_quality(
+        self, checkpoint: int = -1, split: str = "train", centred: bool = False
+    ) -> np.ndarray:
         """Π*(k), k = 1..rank."""
         return self._spectral("cum_quality", checkpoint, split, centred)
 
-    def cum_utility(self, checkpoint: int = -1, split: str = "train", centred: bool = False) -> np.ndarray:
+    def cum_utility(
+        self, checkpoint: int = -1, split: str = "train", centred: bool = False
+    ) -> np.ndarray:
         """Π(k), k = 1..rank."""
         return self._spectral("cum_utility", checkpoint, split, centred)
 
@@ -108,7 +115,8 @@ class Run:
     @property
     def measured_C(self) -> int:
         """The C of the measures' Π(C), Π*(C) and gap columns: the classes, or 2 for a scalar
-        regression target (its collapsed state is {1, f̂}), whatever ``num_classes`` the digits have."""
+        regression target (its collapsed state is {1, f̂}), whatever ``num_classes`` the digits
+        have."""
         return 2 if self.is_regression else self.num_classes
 
     # -- the network and its data
@@ -121,12 +129,14 @@ class Run:
         return self._data
 
     def model_state(self, checkpoint: int | None = None) -> dict:
-        """Final weights, or those at checkpoint index ``checkpoint`` (runs trained with save_models)."""
+        """Final weights, or those at checkpoint index ``checkpoint`` (runs trained with
+        save_models)."""
         if checkpoint is None:
             return torch.load(self.path / "model.pt", map_location="cpu", weights_only=True)
         path = self.path / "checkpoints.pt"
         if not path.exists():
-            raise FileNotFoundError(f"{self.hash} kept no per-checkpoint weights; train it with save_models=True")
+            raise FileNotFoundError(f"{self.hash} kept no per-checkpoint weights; train it with "
+                                    "save_models=True")
         return torch.load(path, map_location="cpu", weights_only=True)[checkpoint]
 
     def model(self, checkpoint: int | None = None, at_init: bool = False) -> torch.nn.Module:

@@ -18,12 +18,14 @@ import torch
 
 from .accumulator import Moments, SpectralAccumulator  # noqa: F401  (public API)
 from .cka import cka_kernels, linear_cka, low_rank_measure_explicit  # noqa: F401  (public API)
-from .linalg import (EIG_RTOL, RANK_RTOL, ArrayKind, FewSamplesWarning, as_matrix, drop_small,  # noqa: F401
-                     eig_desc, eigh, eigvals_desc, one_hot, one_hot_labels, syrk_, warn_few)
+from .linalg import (  # noqa: F401
+    EIG_RTOL, RANK_RTOL, ArrayKind, FewSamplesWarning, as_matrix, drop_small, eig_desc, eigh,
+    eigvals_desc, one_hot, one_hot_labels, syrk_, warn_few)
 from .errors import InputError
+from .linalg import ArrayLike
 
 
-def coefficients(V, rho, B):
+def coefficients(V: torch.Tensor, rho: torch.Tensor, B: torch.Tensor) -> torch.Tensor:
     """⟨e_k, f_c⟩ = v_kᵀ⟨φ, f_c⟩ / √ρ_k: (r, C) from the cross moments B (p, C)."""
     return (V.T @ B) / torch.sqrt(rho)[:, None]
 
@@ -49,7 +51,9 @@ class Spectrum:
         return cls.from_coefficients(rho, V, mean, coef, norms, n, p, centre, kind)
 
     @classmethod
-    def from_coefficients(cls, rho, V, mean, coef, norms, n, p, centre, kind):
+    def from_coefficients(cls, rho: torch.Tensor, V: torch.Tensor, mean: torch.Tensor | None,
+                          coef: dict, norms: dict, n: int, p: int, centre: bool,
+                          kind: ArrayKind) -> Spectrum:
         for k, v in norms.items():
             if v <= 0:
                 raise InputError(f"{k} are identically zero{' after centring' if centre else ''}: "
@@ -62,14 +66,14 @@ class Spectrum:
         return int(self._rho.numel())
 
     @property
-    def eigenvalues(self):
+    def eigenvalues(self) -> ArrayLike:
         return self._kind.out(self._rho)
 
     @property
-    def eigenvectors(self):
+    def eigenvectors(self) -> ArrayLike:
         return self._kind.out(self._V)
 
-    def eigenfunctions(self, phi_new, k: int | None = None):
+    def eigenfunctions(self, phi_new: ArrayLike, k: int | None = None) -> ArrayLike:
         """Values e_k(x) on new inputs (Nyström): (Φ(x) − mean) v_k / √ρ_k, shape (m, r), or only
         the top ``k`` eigenfunctions, shape (m, k)."""
         X = as_matrix(phi_new, "phi_new", device=self._V.device)
@@ -85,7 +89,7 @@ class Spectrum:
         return effective_dimension(self._rho)
 
     # -- quality / utility
-    def coefficients(self, which: str = "outputs"):
+    def coefficients(self, which: str = "outputs") -> ArrayLike | None:
         """The (r, C) matrix ⟨e_k, f_c⟩ for ``which`` in {"targets", "outputs"}."""
         return self._kind.out(self._coef[which]) if which in self._coef else None
 
@@ -96,20 +100,20 @@ class Spectrum:
         return (A * A).sum(1) / self._norm2[which]
 
     @property
-    def quality(self):
+    def quality(self) -> ArrayLike | None:
         return self._kind.out(self._q("targets"))
 
     @property
-    def utility(self):
+    def utility(self) -> ArrayLike | None:
         return self._kind.out(self._q("outputs"))
 
     @property
-    def cumulative_quality(self):
+    def cumulative_quality(self) -> ArrayLike | None:
         q = self._q("targets")
         return None if q is None else self._kind.out(torch.cumsum(q, 0))
 
     @property
-    def cumulative_utility(self):
+    def cumulative_utility(self) -> ArrayLike | None:
         q = self._q("outputs")
         return None if q is None else self._kind.out(torch.cumsum(q, 0))
 
@@ -128,7 +132,11 @@ class Spectrum:
         out = {"C": C, "rank": self.rank, "d_eff": self.effective_dimension,
                "rho_1": float(rho[0]), "trace": float(rho.sum())}
         hi, lo = (C - 1, C) if self.centred else (C, C + 1)
-        out["gap"] = (float(rho[hi - 1] / rho[lo - 1]) if lo <= len(rho) else math.inf) if hi >= 1 else math.nan
+        out["gap"] = (
+            (float(rho[hi - 1] / rho[lo - 1]) if lo <= len(rho) else math.inf)
+            if hi >= 1
+            else math.nan
+        )
         for key, which in (("pi", "outputs"), ("pistar", "targets")):
             q = self._q(which)
             if q is None:
@@ -137,11 +145,14 @@ class Spectrum:
             out[f"{key}_C"] = float(cum[min(C, len(cum)) - 1])
             out[f"{key}_all"] = float(cum[-1])
             hit = np.nonzero(cum >= level - 1e-12)[0]
-            out[f"k{'star' if key == 'pistar' else ''}90"] = float(hit[0] + 1) if len(hit) else math.nan
+            out[f"k{'star' if key == 'pistar' else ''}90"] = (
+                float(hit[0] + 1) if len(hit) else math.nan
+            )
         return out
 
 
-def diagonalize(phi, targets=None, outputs=None, centre: bool = False) -> Spectrum:
+def diagonalize(phi: ArrayLike, targets: ArrayLike | None = None, outputs: ArrayLike | None = None,
+                centre: bool = False) -> Spectrum:
     """Diagonalise Φ (n, p); ``targets`` f* and ``outputs`` f̂ are (n, C) or 1-D (one column).
 
     With n > p it diagonalises ΦᵀΦ/n (p×p); with n ≤ p it takes the thin SVD of Φ, whose n
@@ -172,7 +183,7 @@ def diagonalize(phi, targets=None, outputs=None, centre: bool = False) -> Spectr
     return Spectrum._build(lam, V, mu if centre else None, cross, norms, n, p, centre, kind)
 
 
-def effective_dimension(eigenvalues) -> float:
+def effective_dimension(eigenvalues: ArrayLike) -> float:
     """exp of the Shannon entropy of ρ_k / Σρ."""
     rho = torch.as_tensor(eigenvalues, dtype=torch.float64)
     rho = rho[rho > 0]
@@ -180,7 +191,7 @@ def effective_dimension(eigenvalues) -> float:
     return float(torch.exp(-(pk * torch.log(pk)).sum()))
 
 
-def low_rank_measure(phi, outputs) -> float:
+def low_rank_measure(phi: ArrayLike, outputs: ArrayLike) -> float:
     """D_LR = 1 − CKA(T, T_MP) ∈ [0, 1] (0 richest, 1 laziest), fast p×p form."""
     return SpectralAccumulator().update(_in_range(phi), outputs=outputs).low_rank_measure()
 

@@ -63,7 +63,9 @@ def verify(path) -> None:
     try:
         sums = json.loads((path / "checksums.json").read_text())
     except (OSError, ValueError) as e:
-        raise DamagedRun(path, f"checksums.json is missing or unreadable ({e.__class__.__name__})") from None
+        raise DamagedRun(path,
+                         f"checksums.json is missing or unreadable "
+                         f"({e.__class__.__name__})") from None
     for name in RUN_FILES:
         if name not in sums:
             raise DamagedRun(path, f"checksums.json does not list {name}")
@@ -72,7 +74,9 @@ def verify(path) -> None:
         if not f.is_file():
             raise DamagedRun(path, f"{name} is missing")
         if file_digest(f, "sha256") != digest:
-            raise DamagedRun(path, f"{name} does not match the checksum written when the run was committed")
+            raise DamagedRun(path,
+                             f"{name} does not match the checksum written when "
+                             "the run was committed")
 
 
 REQUIRED_COLUMNS = ("epoch", "step", "train_acc", "test_acc", "train_dlr")
@@ -107,9 +111,11 @@ def _inode(path: Path):
 
 def _load(path: Path, check: bool) -> Run:
     if not path.is_dir():
-        raise FileNotFoundError(f"no run directory at {path} (was it deleted? re-run its config to rebuild it)")
+        raise FileNotFoundError(f"no run directory at {path} (was it deleted? re-run its "
+                                "config to rebuild it)")
     if not is_complete(path):
-        raise FileNotFoundError(f"{path} is not a finished run (no DONE marker); train its config to finish it")
+        raise FileNotFoundError(f"{path} is not a finished run (no DONE marker); train "
+                                "its config to finish it")
     if check:
         verify(path)
     try:
@@ -125,18 +131,21 @@ def _load(path: Path, check: bool) -> Run:
         raise DamagedRun(path, f"{e.__class__.__name__}: {e}") from None
     if check:
         if cfg.hash != path.name:
-            raise DamagedRun(path, f"its config.json hashes to {cfg.hash}, not to the directory's name: a "
-                                   f"run copied, renamed or edited (or of an older schema) is never served "
-                                   f"for another config")
+            raise DamagedRun(path,
+                             f"its config.json hashes to {cfg.hash}, not to the directory's name: "
+                                   f"a run copied, renamed or edited (or of an older schema) is "
+                                   f"never served for another config")
         missing = [c for c in REQUIRED_COLUMNS if c not in metrics]
         if missing:
             raise DamagedRun(path, f"metrics.csv lacks the columns {missing}")
         n = len(cfg.recorded_epochs(meta.get("stopped_epoch")))
         if len(metrics) != n:
-            raise DamagedRun(path, f"metrics.csv has {len(metrics)} rows, the config has {n} checkpoints")
+            raise DamagedRun(path,
+                             f"metrics.csv has {len(metrics)} rows, the config has {n} checkpoints")
         for k, a in arrays.items():
             if k not in PER_RUN_ARRAYS and (a.ndim == 0 or a.shape[0] != n):
-                raise DamagedRun(path, f"array {k} has shape {a.shape}, expected {n} checkpoints first")
+                raise DamagedRun(path,
+                                 f"array {k} has shape {a.shape}, expected {n} checkpoints first")
     return Run(path, cfg, meta, metrics, arrays)
 
 
@@ -215,7 +224,11 @@ def load_partial(run_hash: str):
     except Exception as e:           # unreadable or not plain data: never trusted
         discard_partial(run_hash, f"it cannot be read as plain tensors ({e.__class__.__name__})")
         return None
-    if not isinstance(state, dict) or state.get("hash") != run_hash or state.get("schema") != SCHEMA:
+    if (
+        not isinstance(state, dict)
+        or state.get("hash") != run_hash
+        or state.get("schema") != SCHEMA
+    ):
         found = state.get("hash") if isinstance(state, dict) else type(state).__name__
         discard_partial(run_hash, f"it belongs to {found!r}, not to {run_hash} (schema {SCHEMA})")
         return None
@@ -279,7 +292,9 @@ def _write_files(tmp: Path, cfg, meta, metrics, arrays, model_state, checkpoint_
     if checkpoint_states:
         torch.save(checkpoint_states, tmp / "checkpoints.pt")
         names.append("checkpoints.pt")
-    (tmp / "checksums.json").write_text(json.dumps({n: file_digest(tmp / n, "sha256") for n in names}, indent=1))
+    (tmp / "checksums.json").write_text(
+        json.dumps({n: file_digest(tmp / n, "sha256") for n in names}, indent=1)
+    )
     (tmp / "DONE").write_text("complete\n")
 
 

@@ -31,11 +31,13 @@ from .errors import InputError, one_line, user_errors
 
 MAX_GRID_RUNS = 10_000      # combinations of one grid file
 MAX_GRID_BYTES = 64 * 1024  # a grid file is a few lines of YAML
-PID_DIR_ENV = "NFL_SWEEP_PID_DIR"   # workers write <hash>.pid here when they start a run (monitoring, tests)
+# workers write <hash>.pid here when they start a run (monitoring, tests)
+PID_DIR_ENV = "NFL_SWEEP_PID_DIR"
 
 
 def expand(grid: dict) -> list[Config]:
-    """Configs of ``base`` × the product of ``vary`` (field → list of values), deduplicated by hash."""
+    """Configs of ``base`` × the product of ``vary`` (field → list of values), deduplicated by
+    hash."""
     unknown = set(grid) - {"base", "vary", "backend", "num_cpus"}
     if unknown:
         raise InputError(f"unknown grid keys {sorted(unknown)}; a grid has 'base' and 'vary'")
@@ -46,8 +48,8 @@ def expand(grid: dict) -> list[Config]:
     keys = list(vary)
     size = math.prod(len(v) for v in vary.values())
     if size > MAX_GRID_RUNS:
-        raise InputError(f"the grid has {size:,} combinations, more than {MAX_GRID_RUNS:,}: split it into "
-                         f"several grid files (or vary fewer fields at once)")
+        raise InputError(f"the grid has {size:,} combinations, more than {MAX_GRID_RUNS:,}: split "
+                         f"it into several grid files (or vary fewer fields at once)")
     out, seen = [], set()
     for values in itertools.product(*(vary[k] for k in keys)):
         cfg = Config.from_dict({**base, **dict(zip(keys, values))})
@@ -58,7 +60,8 @@ def expand(grid: dict) -> list[Config]:
 
 
 def _yaml_loader():
-    """PyYAML's SafeLoader with YAML 1.2 floats: ``1e-3`` is a number (YAML 1.1 reads it as text)."""
+    """PyYAML's SafeLoader with YAML 1.2 floats: ``1e-3`` is a number (YAML 1.1 reads it as
+    text)."""
     import re
 
     import yaml
@@ -74,30 +77,34 @@ def _yaml_loader():
             keys = [self.construct_object(k, deep=True) for k, _ in node.value]
             twice = sorted({str(k) for k in keys if keys.count(k) > 1})
             if twice:
-                raise yaml.YAMLError(f"key(s) {', '.join(twice)} given twice (line {node.start_mark.line + 1})")
+                raise yaml.YAMLError(f"key(s) {', '.join(twice)} given twice (line "
+                                     f"{node.start_mark.line + 1})")
             return super().construct_mapping(node, deep)
 
         def construct_yaml_int(self, node):
             if re.fullmatch(r"[-+]?0[0-9_]+", node.value):   # YAML 1.1 reads 010 as octal 8
-                raise yaml.YAMLError(f"{node.value!r} (line {node.start_mark.line + 1}): a number with a "
+                raise yaml.YAMLError(f"{node.value!r} (line {node.start_mark.line + 1}): a number "
+                                     "with a "
                                      "leading zero is ambiguous; write it without the zero")
             return super().construct_yaml_int(node)
     Loader.add_constructor("tag:yaml.org,2002:int", Loader.construct_yaml_int)
     Loader.add_implicit_resolver("tag:yaml.org,2002:float", re.compile(
         r"^[-+]?(?:[0-9][0-9_]*\.[0-9_]*(?:[eE][-+]?[0-9]+)?|\.[0-9_]+(?:[eE][-+]?[0-9]+)?"
-        r"|[0-9][0-9_]*[eE][-+]?[0-9]+|\.inf|\.Inf|\.INF|\.nan|\.NaN|\.NAN)$"), list("-+0123456789."))
+        r"|[0-9][0-9_]*[eE][-+]?[0-9]+|\.inf|\.Inf|\.INF|\.nan|\.NaN|\.NAN)$"),
+                                 list("-+0123456789."))
     return Loader
 
 
 def load_grid(path) -> dict:
-    """A grid file: a mapping with ``base`` (a mapping of config fields) and ``vary`` (field → list)."""
+    """A grid file: a mapping with ``base`` (a mapping of config fields) and ``vary`` (field →
+    list)."""
     import yaml
 
     try:
         size = os.path.getsize(path)
         if size > MAX_GRID_BYTES:
-            raise InputError(f"grid file {path} is {size:,} bytes, more than {MAX_GRID_BYTES:,}: a grid "
-                             f"is a few lines of YAML")
+            raise InputError(f"grid file {path} is {size:,} bytes, more than {MAX_GRID_BYTES:,}: a "
+                             f"grid is a few lines of YAML")
         with open(path) as f:
             grid = yaml.load(f, Loader=_yaml_loader())
     except yaml.YAMLError as e:
@@ -106,7 +113,8 @@ def load_grid(path) -> dict:
         raise InputError(f"grid file {path} must be a mapping with 'base' and/or 'vary' (got "
                          f"{'an empty file' if not grid else type(grid).__name__})")
     if not {"base", "vary"} & set(grid):
-        raise InputError(f"grid file {path} has neither 'base' nor 'vary' (keys: {', '.join(map(str, grid))})")
+        raise InputError(f"grid file {path} has neither 'base' nor 'vary' (keys: "
+                         f"{', '.join(map(str, grid))})")
     for key in ("base", "vary"):
         if key in grid and not isinstance(grid[key], dict):
             raise InputError(f"grid file {path}: '{key}' must be a mapping of config fields, got "
@@ -120,7 +128,7 @@ def load_grid(path) -> dict:
 class SweepResult:
     done: list = field(default_factory=list)      # hashes finished in this sweep
     skipped: list = field(default_factory=list)   # already complete in the store
-    found: list = field(default_factory=list)     # finished by another process while this one waited
+    found: list = field(default_factory=list)  # finished by another process while this one waited
     failed: dict = field(default_factory=dict)    # hash -> error message
     seconds: float = 0.0
 
@@ -155,7 +163,8 @@ def _train_one(cfg_dict: dict, store_path: str, threads: int | None, on_checkpoi
     if pid_dir:
         os.makedirs(pid_dir, exist_ok=True)
         path = os.path.join(pid_dir, f"{cfg.hash}.{os.getpid()}.pid")
-        with open(path + ".tmp", "w") as f:          # written whole, then named: a reader never sees it empty
+        # written whole, then named: a reader never sees it empty
+        with open(path + ".tmp", "w") as f:
             f.write(str(os.getpid()))
         os.replace(path + ".tmp", path)
     run = train(cfg, progress=False, on_checkpoint=on_checkpoint)
@@ -171,6 +180,19 @@ def run_sweep(configs, backend: str = "serial", num_cpus: int | None = None, max
     labelled = dict(configs) if isinstance(configs, dict) else {c.hash[:8]: c for c in configs}
     res = SweepResult()
     t0 = time.perf_counter()
+    todo = _todo(labelled, res)
+    if backend == "serial":
+        _run_serial(todo, res, progress)
+    elif backend == "ray":
+        _run_ray(list(todo.values()), res, num_cpus, max_retries, bool(progress), threads_per_run)
+    else:
+        raise InputError(f"unknown backend {backend!r}; use 'serial' or 'ray'")
+    res.seconds = time.perf_counter() - t0
+    return res
+
+
+def _todo(labelled: dict, res: SweepResult) -> dict:
+    """{label: config} of the configs not yet complete, each hash once; the rest as skipped."""
     todo, seen = {}, set()
     for label, c in labelled.items():
         if is_complete(runs_dir() / c.hash):
@@ -178,34 +200,32 @@ def run_sweep(configs, backend: str = "serial", num_cpus: int | None = None, max
         elif c.hash not in seen:
             seen.add(c.hash)
             todo[label] = c
-    if backend == "serial":
-        rep = Reporter(todo, len(res.skipped)) if progress == "lines" else None
-        if rep:
-            rep.begin()
-        by_hash = {c.hash: label for label, c in todo.items()}
-        for wave in _waves(list(todo.values())):
-            for cfg in wave:
-                if rep:
-                    rep.start(by_hash[cfg.hash], cfg)
-                err = None
-                try:
-                    _, fresh = _train_one(cfg.to_dict(), str(runs_dir()), None,
-                                          rep.checkpoint if rep else None)
-                    (res.done if fresh else res.found).append(cfg.hash)
-                except Exception as e:   # reported, the grid goes on
-                    err = res.failed[cfg.hash] = failure(e)
-                if rep:
-                    rep.end(err)
-                else:
-                    _show(progress, res, len(todo), 0)
-        if rep:
-            rep.finish(len(res.failed))
-    elif backend == "ray":
-        _run_ray(list(todo.values()), res, num_cpus, max_retries, bool(progress), threads_per_run)
-    else:
-        raise InputError(f"unknown backend {backend!r}; use 'serial' or 'ray'")
-    res.seconds = time.perf_counter() - t0
-    return res
+    return todo
+
+
+def _run_serial(todo: dict, res: SweepResult, progress: bool | str) -> None:
+    """Train ``todo`` in this process, wave by wave; a failure is recorded and the grid goes on."""
+    rep = Reporter(todo, len(res.skipped)) if progress == "lines" else None
+    if rep:
+        rep.begin()
+    by_hash = {c.hash: label for label, c in todo.items()}
+    for wave in _waves(list(todo.values())):
+        for cfg in wave:
+            if rep:
+                rep.start(by_hash[cfg.hash], cfg)
+            err = None
+            try:
+                _, fresh = _train_one(cfg.to_dict(), str(runs_dir()), None,
+                                      rep.checkpoint if rep else None)
+                (res.done if fresh else res.found).append(cfg.hash)
+            except Exception as e:   # reported, the grid goes on
+                err = res.failed[cfg.hash] = failure(e)
+            if rep:
+                rep.end(err)
+            else:
+                _show(progress, res, len(todo), 0)
+    if rep:
+        rep.finish(len(res.failed))
 
 
 def failure(e: BaseException, limit: int = 600) -> str:
@@ -216,7 +236,8 @@ def failure(e: BaseException, limit: int = 600) -> str:
 
 def _show(progress, res, total, running):
     if progress:
-        print(f"\rfinished {len(res.done)}/{total}  running {running}  failed {len(res.failed)}", end="",
+        print(f"\rfinished {len(res.done)}/{total}  running {running}  failed {len(res.failed)}",
+              end="",
               file=sys.stderr, flush=True)
 
 
@@ -226,9 +247,11 @@ def _run_ray(todo, res, num_cpus, max_retries, progress, threads):
     started_here = not ray.is_initialized()
     if started_here:
         address = os.environ.get("RAY_ADDRESS")
-        env = {k: os.environ[k] for k in ("OMP_WAIT_POLICY", PID_DIR_ENV, "NFL_DATA_ROOT", "NFL_CACHE_DIR")
+        env = {k: os.environ[k] for k in ("OMP_WAIT_POLICY", PID_DIR_ENV, "NFL_DATA_ROOT",
+                                          "NFL_CACHE_DIR")
                if k in os.environ}
-        ray.init(address=address or None, num_cpus=None if address else num_cpus, include_dashboard=False,
+        ray.init(address=address or None, num_cpus=None if address else num_cpus,
+                 include_dashboard=False,
                  log_to_driver=False, runtime_env={"env_vars": env} if env else None)
     import torch
     gpus = 1 if torch.cuda.is_available() else 0
@@ -260,10 +283,13 @@ def _run_ray(todo, res, num_cpus, max_retries, progress, threads):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(prog="python -m nfl_utils.sweep", description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m nfl_utils.sweep",
+                                 description=__doc__.split("\n\n")[0])
     ap.add_argument("grid", nargs="?", help="YAML grid file (base + vary)")
-    ap.add_argument("--profile", default=None, help="train every run of this profile instead of a grid")
-    ap.add_argument("--backend", choices=("serial", "ray"), default=None, help="default: the grid's, else serial")
+    ap.add_argument("--profile", default=None,
+                    help="train every run of this profile instead of a grid")
+    ap.add_argument("--backend", choices=("serial", "ray"), default=None,
+                    help="default: the grid's, else serial")
     ap.add_argument("--num-cpus", type=int, default=None, help="CPUs of a local Ray instance")
     ap.add_argument("--debug", action="store_true", help="show the traceback of an error")
     args = ap.parse_args(argv)
@@ -289,8 +315,14 @@ def _main(ap, args):
         ap.error("give a grid file or --profile NAME")
     backend = args.backend or grid.get("backend", "serial")
     configs = grid["configs"] if "configs" in grid else expand(grid)
-    print(f"{len(configs)} configs; store {runs_dir()}; backend {backend}"
-          + (f" (RAY_ADDRESS={os.environ['RAY_ADDRESS']})" if backend == "ray" and os.environ.get("RAY_ADDRESS") else ""))
+    print(
+        f"{len(configs)} configs; store {runs_dir()}; backend {backend}"
+        + (
+            f" (RAY_ADDRESS={os.environ['RAY_ADDRESS']})"
+            if backend == "ray" and os.environ.get("RAY_ADDRESS")
+            else ""
+        )
+    )
     if not configs:
         raise InputError("the grid has no configs")
     res = run_sweep(configs, backend=backend, num_cpus=args.num_cpus or grid.get("num_cpus"))

@@ -7,8 +7,11 @@ import math
 import torch
 import torch.nn.functional as F
 
+from .config import Config
+
 def label_standardisation(num_classes: int) -> tuple[float, float]:
-    """Mean and standard deviation of the label value c under a uniform class distribution on 0..C−1."""
+    """Mean and standard deviation of the label value c under a uniform class distribution on
+    0..C−1."""
     return (num_classes - 1) / 2, math.sqrt((num_classes ** 2 - 1) / 12)
 
 
@@ -18,7 +21,8 @@ def regression_target(labels: torch.Tensor, num_classes: int, scale: float) -> t
     return (scale * (labels.double() - mean) / std)[:, None]
 
 
-def targets_for(labels, cfg, num_classes, scale: float | None = None) -> torch.Tensor:
+def targets_for(labels: torch.Tensor, cfg: Config, num_classes: int,
+                scale: float | None = None) -> torch.Tensor:
     """f* used by the loss (MSE): α·one-hot (one-hot for cross-entropy), or the regression target.
     ``scale`` replaces α (:func:`spectral_targets` uses 1)."""
     if scale is None:
@@ -28,7 +32,7 @@ def targets_for(labels, cfg, num_classes, scale: float | None = None) -> torch.T
     return F.one_hot(labels, num_classes).double() * scale
 
 
-def spectral_targets(labels, cfg, num_classes) -> torch.Tensor:
+def spectral_targets(labels: torch.Tensor, cfg: Config, num_classes: int) -> torch.Tensor:
     """f* for the spectral measures: :func:`targets_for` at unit scale (one-hot, or the
     standardised digit). Quality ⟨e_k, f*⟩²/‖f*‖² does not change when f* is multiplied by a
     number, so α·one-hot, one-hot under cross-entropy and the unit target give the same quality;
@@ -37,15 +41,17 @@ def spectral_targets(labels, cfg, num_classes) -> torch.Tensor:
     return targets_for(labels, cfg, num_classes, scale=1.0)
 
 
-def loss_fn(out, labels, cfg, num_classes):
+def loss_fn(out: torch.Tensor, labels: torch.Tensor, cfg: Config, num_classes: int) -> torch.Tensor:
     if cfg.loss == "ce":
         return F.cross_entropy(out.float(), labels)
     return F.mse_loss(out.float(), targets_for(labels, cfg, num_classes).float())
 
 
-def correct(out, labels, cfg, num_classes):
+def correct(out: torch.Tensor, labels: torch.Tensor, cfg: Config, num_classes: int) -> torch.Tensor:
     if cfg.task == "regress":
         mean, std = label_standardisation(num_classes)
-        pred = torch.round(out[:, 0].float() / cfg.target_scale * std + mean).clamp(0, num_classes - 1)
+        pred = torch.round(out[:, 0].float() / cfg.target_scale * std + mean).clamp(
+            0, num_classes - 1
+        )
         return (pred.long() == labels).sum()
     return (out.argmax(1) == labels).sum()

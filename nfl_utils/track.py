@@ -27,7 +27,8 @@ from .batches import Grab
 from .probe import report_from, stream
 from .errors import InputError
 
-COLUMNS = ("dlr", "u_gap", "u_pistar_C", "u_pi_C", "u_k90", "u_d_eff", "c_d_eff", "nc1", "nc2_equiangular")
+COLUMNS = ("dlr", "u_gap", "u_pistar_C", "u_pi_C", "u_k90", "u_d_eff", "c_d_eff", "nc1",
+           "nc2_equiangular")
 
 
 class Tracker:
@@ -37,9 +38,14 @@ class Tracker:
     def __init__(self, model, loader, layers=None, num_classes: int | None = None, every: int = 1,
                  log_dir=None, reduce: str = "pool", device=None):
         if isinstance(loader, (map, filter)) or hasattr(loader, "__next__"):
-            raise InputError("the tracker reads its loader at every measurement: give a list of batches "
-                             "or a DataLoader, not a generator")
-        self.model, self.loader, self.num_classes, self.every = model, loader, num_classes, max(1, every)
+            raise InputError("the tracker reads its loader at every measurement: give a list of "
+                             "batches or a DataLoader, not a generator")
+        self.model, self.loader, self.num_classes, self.every = (
+            model,
+            loader,
+            num_classes,
+            max(1, every),
+        )
         self.layers = [layers] if isinstance(layers, str) else list(layers) if layers else [None]
         self.reduce, self.device, self.notes = reduce, device, []
         self.log_dir = Path(log_dir) if log_dir is not None else None
@@ -47,7 +53,7 @@ class Tracker:
         self._writer = None
         if self.log_dir is not None and (self.log_dir / "track.csv").exists():
             self.rows = pd.read_csv(self.log_dir / "track.csv").to_dict("records")   # a restart
-        Grab(model, self.layers[0]).close()          # a wrong layer name fails here, listing candidates
+        Grab(model, self.layers[0]).close()  # a wrong layer name fails here, listing candidates
         for name in self.layers[1:]:
             Grab(model, name).close()
 
@@ -88,7 +94,8 @@ class Tracker:
                     heads[label] = dict(model.named_modules())[g.name]
             model.eval()
             dev = torch.device(self.device) if self.device else next(model.parameters()).device
-            st = stream(model, self.loader, grabs, None, self.reduce, self.num_classes, dev, self.notes)
+            st = stream(model, self.loader, grabs, None, self.reduce, self.num_classes, dev,
+                        self.notes)
             C = st.num_classes if st.labelled else None
             return {name: report_from(acc, name, C, heads.get(name), self.notes, [], centred)[0]
                     for name, acc in st.accs.items()}

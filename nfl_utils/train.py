@@ -8,11 +8,9 @@ measuring at checkpoints and calling ``on_checkpoint``), and :func:`commit` (the
 """
 from __future__ import annotations
 
-import argparse
 import math
 import subprocess
 import uuid
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,11 +20,12 @@ import torch
 
 from .epoch import augment, evaluate, select, train_epoch  # noqa: F401  (re-exported)
 from .build import get_data, make_model, make_optimizer, make_schedule, resolve_device
-from .config import Config, add_config_arguments, config_from_args
+from .config import Config
 from .models import Net
 from .measure import (Reference, flat_params, forward_all, initial_reference, measure,
                       reference, stack_arrays)
-from .store import (clean_stale, commit_run, discard_partial, is_complete, load_partial, load_run, run_lock, runs_dir,
+from .store import (clean_stale, commit_run, discard_partial, is_complete, load_partial, load_run,
+                    run_lock, runs_dir,
                     save_partial)
 from .run import Run
 from .errors import InputError, one_line, user_errors  # noqa: F401 (re-exported)
@@ -56,10 +55,12 @@ class Session:
     train_time: float = 0.0
     ref: Reference | None = None               # Φ₀ as the measures use it (measure.reference)
     theta0: torch.Tensor | None = None
-    cache: dict = field(default_factory=dict)   # a head-only run's frozen Φ and its measures (measure.measure)
-    key: str | None = None                      # fingerprint of the initial Φ's side (measure.initial_reference)
-    unbooked_measure_time: float = 0.0          # Φ₀ and its reference (setup, resume): booked with the next checkpoint
-    best: dict | None = None                    # keep_best: {"val", "epoch", "state"} of the best epoch so far
+    # a head-only run's frozen Φ and its measures (measure.measure)
+    cache: dict = field(default_factory=dict)
+    key: str | None = None  # fingerprint of the initial Φ's side (measure.initial_reference)
+    # Φ₀ and its reference (setup, resume): booked with the next checkpoint
+    unbooked_measure_time: float = 0.0
+    best: dict | None = None  # keep_best: {"val", "epoch", "state"} of the best epoch so far
     stopped: bool = False                       # stop_loss reached: training ended early
 
     @property
@@ -88,8 +89,8 @@ def setup(cfg: Config, data=None) -> Session:
 
         src = runs_dir() / cfg.init_gates_from
         if not is_complete(src):
-            raise InputError(f"invalid config field init_gates_from={cfg.init_gates_from!r}: no finished run "
-                             f"at {src}; train that run first")
+            raise InputError(f"invalid config field init_gates_from={cfg.init_gates_from!r}: no "
+                             f"finished run at {src}; train that run first")
         transplant_gates(model, load_run(src).model_state())
     if cfg.head_only:
         model.features.requires_grad_(False)
@@ -99,14 +100,15 @@ def setup(cfg: Config, data=None) -> Session:
     steps = math.ceil(data.n_train / cfg.batch_size)
     s = Session(cfg, device, data, model, opt, make_schedule(cfg, opt, steps * cfg.epochs),
                 torch.Generator().manual_seed(cfg.seed + 1), steps)
-    t0 = time.perf_counter()              # Φ₀ exists for the measures (S_init, epoch 0): timed as measurement
+    t0 = time.perf_counter()  # Φ₀ exists for the measures (S_init, epoch 0): timed as measurement
     s.ref, s.key = initial_reference(model, data, cfg)
     s.theta0 = flat_params(model).cpu()
     s.unbooked_measure_time = time.perf_counter() - t0
     return s
 
 
-PROGRESS_KEYS = ("epoch", "model", "opt", "sched", "gen", "rows", "arrays", "phi0", "theta0", "train_time")
+PROGRESS_KEYS = ("epoch", "model", "opt", "sched", "gen", "rows", "arrays", "phi0", "theta0",
+                 "train_time")
 
 
 def implausible(state: dict, cfg: Config) -> str | None:
@@ -118,7 +120,8 @@ def implausible(state: dict, cfg: Config) -> str | None:
     e, rows = state["epoch"], state["rows"]
     if not isinstance(e, int) or isinstance(e, bool) or not 0 <= e <= cfg.epochs:
         return f"its epoch {e!r} is not in [0, {cfg.epochs}]"
-    if not isinstance(rows, list) or not isinstance(state["arrays"], list) or len(rows) != len(state["arrays"]):
+    arrays = state["arrays"]
+    if not isinstance(rows, list) or not isinstance(arrays, list) or len(rows) != len(arrays):
         return "its rows and arrays do not pair up"
     try:
         done = [int(r["epoch"]) for r in rows]
@@ -153,11 +156,13 @@ def resume(s: Session) -> bool:
     s.model.load_state_dict(theirs)
     s.sched.load_state_dict(state["sched"])
     s.gen.set_state(state["gen"])
-    s.epoch, s.rows, s.arrays, s.saved = state["epoch"], state["rows"], state["arrays"], state.get("saved", [])
+    s.epoch, s.rows, s.arrays = state["epoch"], state["rows"], state["arrays"]
+    s.saved = state.get("saved", [])
     s.theta0, s.train_time = state["theta0"], state["train_time"]
     s.best, s.stopped = state.get("best"), state.get("stopped", False)
     t0 = time.perf_counter()
-    s.ref = reference(state["phi0"].to(s.device), s.data.measurement_sets[1], s.cfg, s.data.num_classes)
+    s.ref = reference(state["phi0"].to(s.device), s.data.measurement_sets[1], s.cfg,
+                      s.data.num_classes)
     s.unbooked_measure_time += time.perf_counter() - t0
     return True
 
@@ -169,7 +174,8 @@ def record(s: Session) -> dict:
                        key=s.key if first else None)
     row["measure_time"] += s.unbooked_measure_time
     s.unbooked_measure_time = 0.0
-    s.rows.append({"epoch": s.epoch, "step": s.epoch * s.steps_per_epoch, **row, "train_time": s.train_time})
+    s.rows.append({"epoch": s.epoch, "step": s.epoch * s.steps_per_epoch, **row,
+                   "train_time": s.train_time})
     s.arrays.append(arr)
     if s.cfg.save_models:
         s.saved.append({k: v.detach().cpu().clone() for k, v in s.model.state_dict().items()})
@@ -191,14 +197,16 @@ def frozen_features(s: Session, xtr):
 def diverged(s: Session, bad: int) -> Diverged:
     """The error for a loss that became NaN or infinite at batch ``bad`` of this epoch."""
     cfg = s.cfg
-    return Diverged(f"the training loss became NaN or infinite at step {s.epoch * s.steps_per_epoch + bad + 1} "
-                    f"(epoch {s.epoch + 1}): nothing was stored. Lower the learning rate (lr={cfg.lr:g}) "
-                    f"or the initial scale (init_scale={cfg.init_scale:g})")
+    return Diverged(f"the training loss became NaN or infinite at step "
+                    f"{s.epoch * s.steps_per_epoch + bad + 1} (epoch {s.epoch + 1}): nothing was "
+                    f"stored. Lower the learning rate (lr={cfg.lr:g}) or the initial scale "
+                    f"(init_scale={cfg.init_scale:g})")
 
 
 def run_epochs(s: Session, on_checkpoint=None, progress: bool = True) -> None:
     """Train to ``cfg.epochs``, measuring at every checkpoint epoch and saving progress there (and
-    every SAVE_EVERY_S seconds); ``on_checkpoint(session, row)`` is called after each measurement."""
+    every SAVE_EVERY_S seconds); ``on_checkpoint(session, row)`` is called after each
+    measurement."""
     cfg, checkpoints = s.cfg, set(s.cfg.checkpoint_epochs)
     net, xtr, ytr = s.model, s.data.x_train.to(s.device), s.data.y_train.to(s.device)
     if cfg.head_only and not cfg.augment:
@@ -224,8 +232,9 @@ def run_epochs(s: Session, on_checkpoint=None, progress: bool = True) -> None:
         end = select(s, net, xtr, ytr) if cfg.keep_best or cfg.stop_loss > 0 else False
         s.train_time += time.perf_counter() - t0
         bar.update(1)
-        row = record(s) if s.epoch in checkpoints or end else None     # the last row: the kept weights
-        if row is not None or time.perf_counter() - last_save > SAVE_EVERY_S or s.epoch == cfg.epochs or end:
+        row = record(s) if s.epoch in checkpoints or end else None  # the last row: the kept weights
+        stale = time.perf_counter() - last_save > SAVE_EVERY_S
+        if row is not None or stale or s.epoch == cfg.epochs or end:
             save_partial(cfg.hash, s.progress_state())
             last_save = time.perf_counter()
         if row is not None:
@@ -236,12 +245,14 @@ def run_epochs(s: Session, on_checkpoint=None, progress: bool = True) -> None:
 
 
 def code_version() -> str:
-    """The git commit of the package's checkout (with '+dirty' for uncommitted changes), or 'unknown'."""
+    """The git commit of the package's checkout (with '+dirty' for uncommitted changes), or
+    'unknown'."""
     here = Path(__file__).resolve().parent
     try:
-        rev = subprocess.run(["git", "-C", str(here), "rev-parse", "--short=12", "HEAD"], capture_output=True,
+        git = ["git", "-C", str(here)]
+        rev = subprocess.run(git + ["rev-parse", "--short=12", "HEAD"], capture_output=True,
                              text=True, timeout=5).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(here), "status", "--porcelain", "--", "."], capture_output=True,
+        dirty = subprocess.run(git + ["status", "--porcelain", "--", "."], capture_output=True,
                                text=True, timeout=5).stdout.strip()
         return (rev + ("+dirty" if dirty else "")) or "unknown"
     except (OSError, subprocess.SubprocessError):
@@ -307,37 +318,10 @@ def train(cfg: Config, progress: bool = True, force: bool = False, on_checkpoint
         return commit(s, replace=force)
 
 
-SUMMARY_COLUMNS = ["epoch", "train_acc", "test_acc", "train_u_pi_C", "train_u_pistar_C", "train_u_k90",
-                   "train_u_gap", "train_c_d_eff", "train_dlr", "s_init", "nc1", "train_time", "measure_time"]
-
-
-def summary_table(run: Run) -> str:
-    cols = [c for c in SUMMARY_COLUMNS if c in run.metrics]
-    return run.metrics[cols].to_string(index=False, float_format=lambda v: f"{v:.4g}")
-
-
-def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m nfl_utils.train",
-                                description="Train one run (or load it from the store) and print its summary.")
-    add_config_arguments(p)
-    p.add_argument("--force", action="store_true", help="retrain even if the run is in the store")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.add_argument("--debug", action="store_true", help="show the traceback of an error")
-    return p
-
-
 def main(argv=None):
-    args = parser().parse_args(argv)
-    try:
-        cfg = config_from_args(args)
-        run = train(cfg, progress=not args.quiet, force=args.force)
-    except user_errors() as e:
-        if args.debug:
-            raise
-        sys.exit(one_line(e))
-    print(f"run directory: {run.path}")
-    print(summary_table(run))
-    return run
+    """``python -m nfl_utils.train``: :func:`nfl_utils.train_cli.main`."""
+    from .train_cli import main as cli_main
+    return cli_main(argv)
 
 
 if __name__ == "__main__":

@@ -23,12 +23,13 @@ class Block(nn.Module):
         self.heads = heads
         self.ln1, self.ln2 = nn.LayerNorm(d), nn.LayerNorm(d)
         self.qkv, self.out = nn.Linear(d, 3 * d), nn.Linear(d, d)
-        self.mlp = nn.Sequential(nn.Linear(d, mlp_ratio * d), nn.GELU(), nn.Linear(mlp_ratio * d, d))
+        self.mlp = nn.Sequential(nn.Linear(d, mlp_ratio * d), nn.GELU(),
+                                 nn.Linear(mlp_ratio * d, d))
 
     def attend(self, h: torch.Tensor) -> torch.Tensor:
         B, T, d = h.shape                                                    # h: (B, T, d)
         q, k, v = self.qkv(h).view(B, T, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
-        y = F.scaled_dot_product_attention(q, k, v, is_causal=True)          # (B, heads, T, d/heads)
+        y = F.scaled_dot_product_attention(q, k, v, is_causal=True)  # (B, heads, T, d/heads)
         return self.out(y.transpose(1, 2).reshape(B, T, d))
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
@@ -66,4 +67,6 @@ def transformer(input_shape, num_outputs: int, width: int = 128, depth: int = 2,
     if tuple(input_shape) != (2 * num_outputs,):
         raise InputError(f"the transformer reads modular-addition pairs: inputs of shape (2p,) = "
                          f"({2 * num_outputs},), got {tuple(input_shape)}; use dataset='modadd'")
-    return ModAddFeatures(num_outputs, width, depth, heads), nn.Linear(width, num_outputs, bias=False)
+    return ModAddFeatures(num_outputs, width, depth, heads), nn.Linear(
+        width, num_outputs, bias=False
+    )

@@ -27,7 +27,8 @@ def headless() -> bool:
 def run_label(run: Run) -> str:
     c = run.cfg
     extra = [f"lr={c.lr:g}", c.loss]
-    extra += [tag for flag, tag in ((c.head_only, "head-only"), (c.batch_norm, "BN"), (c.task == "regress", "regression"),
+    extra += [tag for flag, tag in ((c.head_only, "head-only"), (c.batch_norm, "BN"),
+                                    (c.task == "regress", "regression"),
                                     (c.seed != 0, f"seed {c.seed}")) if flag]
     return f"{c.dataset} / {c.model} ({', '.join(extra)}) [{run.hash[:8]}]"
 
@@ -60,12 +61,13 @@ def draw(run: Run, checkpoint: int, k: int, centred: bool = False, fig=None):
         plots.class_means_panel(axes[1, 1], run, checkpoint, centred, k, f"E[e_k | class], top {k}")
     data = run.data()
     idx = run.top_inputs(checkpoint, centred)[0]
-    plots.inputs_panel(axes[1, 2], data.x_train[idx].numpy(), "most exciting inputs of e_1", data.mean, data.std)
+    plots.inputs_panel(axes[1, 2], data.x_train[idx].numpy(), "most exciting inputs of e_1",
+                       data.mean, data.std)
     fig.suptitle(f"{run_label(run)} · epoch {epoch} · {'centred' if centred else 'uncentred'}")
     fig.tight_layout()
     c = "c" if centred else "u"
     row = run.metrics.iloc[checkpoint]
-    C = run.measured_C                                      # 2 for a regression run, not its 10 digits
+    C = run.measured_C  # 2 for a regression run, not its 10 digits
     summary = {"epoch": epoch, "test acc": row["test_acc"], f"Π({C})": row[f"train_{c}_pi_C"],
                f"Π*({C})": row[f"train_{c}_pistar_C"], "k90": row[f"train_{c}_k90"],
                f"d_eff ({'centred' if centred else 'uncentred'})": row[f"train_{c}_d_eff"],
@@ -74,8 +76,14 @@ def draw(run: Run, checkpoint: int, k: int, centred: bool = False, fig=None):
 
 
 def _summary_html(s: dict) -> str:
-    cells = "".join(f"<td style='padding:2px 10px'><b>{html.escape(k)}</b><br>{v:.4g}</td>" if isinstance(v, float)
-                    else f"<td style='padding:2px 10px'><b>{html.escape(k)}</b><br>{v}</td>" for k, v in s.items())
+    cells = "".join(
+        (
+            f"<td style='padding:2px 10px'><b>{html.escape(k)}</b><br>{v:.4g}</td>"
+            if isinstance(v, float)
+            else f"<td style='padding:2px 10px'><b>{html.escape(k)}</b><br>{v}</td>"
+        )
+        for k, v in s.items()
+    )
     return f"<table class='nfl-summary'><tr>{cells}</tr></table>"
 
 
@@ -91,14 +99,17 @@ class Explorer:
         self.message = W.HTML(layout=W.Layout(min_height="1.5em"))
         self.message.add_class("nfl-message")
         self.pick = W.Dropdown(options=options, description="run", layout=W.Layout(width="60%"))
-        self.ck = W.IntSlider(min=0, max=0, value=0, description="checkpoint", continuous_update=False)
+        self.ck = W.IntSlider(min=0, max=0, value=0, description="checkpoint",
+                              continuous_update=False)
         self.ck.add_class("nfl-checkpoint")
         self.k = W.IntSlider(min=1, max=40, value=10, description="k", continuous_update=False)
-        self.centre = W.ToggleButtons(options=[("uncentred", False), ("centred", True)], description="kernel")
+        self.centre = W.ToggleButtons(options=[("uncentred", False), ("centred", True)],
+                                      description="kernel")
         self.summary = W.HTML()
         self.out = W.Image(format="png")
         self.fig = None
-        self.widget = W.VBox([self.pick, W.HBox([self.ck, self.k, self.centre]), self.message, self.summary, self.out])
+        self.widget = W.VBox([self.pick, W.HBox([self.ck, self.k, self.centre]), self.message,
+                              self.summary, self.out])
         self.widget.add_class("nfl-explorer")
         self.pick.observe(self._on_run, "value")
         for w in (self.ck, self.k, self.centre):
@@ -106,7 +117,8 @@ class Explorer:
         if start is not None and str(start.path) in dict((v, k) for k, v in options):
             self.pick.value = str(start.path)
         if not options:
-            self.message.value = "<b>No finished runs in the store.</b> Train some first (notebook 01 or python -m nfl_utils.train)."
+            self.message.value = ("<b>No finished runs in the store.</b> Train some first "
+                                  "(notebook 01 or python -m nfl_utils.train).")
         else:
             self._on_run(None)
 
@@ -116,9 +128,10 @@ class Explorer:
             raise InputError("no run selected")
         from pathlib import Path
         if not is_complete(Path(path)):
-            raise InputError(f"the run directory {path} is gone or incomplete (deleted?); re-run its config "
+            raise InputError(f"the run directory {path} is gone or incomplete "
+                             "(deleted?); re-run its config "
                              "to rebuild it, or pick another run")
-        run = self.runs.get(Path(path))           # (a Run of no checkpoints is falsy: test for None)
+        run = self.runs.get(Path(path))  # (a Run of no checkpoints is falsy: test for None)
         return run if run is not None else load_run(path)
 
     def _on_run(self, _):
@@ -136,7 +149,9 @@ class Explorer:
         self.redraw()
 
     def _error(self, e):
-        self.message.value = f"<span style='color:#b00'><b>Cannot show this run:</b> {html.escape(str(e))}</span>"
+        self.message.value = (
+            f"<span style='color:#b00'><b>Cannot show this run:</b> {html.escape(str(e))}</span>"
+        )
         self.summary.value = ""
         self.out.layout.display = "none"
 
@@ -147,7 +162,9 @@ class Explorer:
             self.out.value = plots.png_bytes(self.fig, dpi=80)
             self.out.layout.display = ""
             self.summary.value = _summary_html(s)
-            self.message.value = f"<span class='nfl-status'>showing epoch {s['epoch']} of run {run.hash[:8]}</span>"
+            self.message.value = (
+                f"<span class='nfl-status'>showing epoch {s['epoch']} of run {run.hash[:8]}</span>"
+            )
         except Exception as e:
             self._error(e)
 
@@ -167,11 +184,12 @@ def labelled_options(runs: dict, profile: str | None) -> list[tuple[str, str]]:
     return out + [(run_label(r), str(p)) for p, r in runs.items() if r.hash not in seen]
 
 
-def explore(runs: list[Run] | None = None, static_run: Run | None = None, static_checkpoint: int = -1,
+def explore(runs: list[Run] | None = None, static_run: Run | None = None,
+            static_checkpoint: int = -1,
             k: int = 10, profile: str | None = None):
     """Display the explorer over ``runs`` (default: every finished run), or, headless, a static
-    figure of ``static_run`` (default: the first run). ``profile``: list its runs under its own labels;
-    the explorer opens on ``static_run``. Returns the Explorer or (figure, summary)."""
+    figure of ``static_run`` (default: the first run). ``profile``: list its runs under its own
+    labels; the explorer opens on ``static_run``. Returns the Explorer or (figure, summary)."""
     if headless():
         run = static_run or next(iter(runs if runs is not None else list_runs()), None)
         if run is None:

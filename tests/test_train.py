@@ -212,7 +212,7 @@ def test_every_config_field_round_trips_through_the_cli():
     import dataclasses
 
     from nfl_utils.config import config_to_args, field_types
-    from nfl_utils.train import parser
+    from nfl_utils.train_cli import parser
 
     values = {}
     for f in dataclasses.fields(Config):
