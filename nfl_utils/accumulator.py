@@ -12,6 +12,9 @@ import torch
 from .errors import InputError
 from .linalg import (RANK_RTOL, ArrayKind, ArrayLike, as_matrix, eig_desc, eigh, eigvals_desc,
                      one_hot_labels, syrk_, warn_few)
+from typing import TYPE_CHECKING
+if TYPE_CHECKING:                 # names used in annotations only
+    from .spectrum import Spectrum
 
 def _owns(phi: torch.Tensor, given) -> bool:
     """Whether ``phi`` (as_matrix of ``given``) is a copy this module made, so in-place work cannot

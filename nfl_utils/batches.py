@@ -17,7 +17,7 @@ MODEL_KEYS = ("input_ids", "attention_mask", "token_type_ids", "position_ids")  
 REDUCE = ("flatten", "pool", "cls", "mean", "last")
 
 
-def split_batch(batch):
+def split_batch(batch: object) -> tuple[object, object]:
     """(x, y or None) of one loader batch; a tokenised batch (a dict with ``input_ids``) gives x as
     the dict of the model's inputs (called as ``model(**x)``)."""
     if isinstance(batch, torch.Tensor):
@@ -37,7 +37,7 @@ def split_batch(batch):
                      "tuples or dicts")
 
 
-def last_linear(model) -> str:
+def last_linear(model: torch.nn.Module) -> str:
     names = [n for n, m in model.named_modules() if isinstance(m, torch.nn.Linear)]
     if not names:
         raise InputError("the model has no nn.Linear: name a layer (layer=...) or pass "
@@ -49,7 +49,7 @@ class Grab:
     """A forward hook that keeps Φ of the current batch: the *input* of the last ``nn.Linear`` by
     default (the penultimate features), or the *output* of the module named ``layer``."""
 
-    def __init__(self, model, layer: str | None = None):
+    def __init__(self, model: torch.nn.Module, layer: str | None = None):
         modules = dict(model.named_modules())
         self.name = layer if layer is not None else last_linear(model)
         if self.name not in modules:
@@ -76,11 +76,12 @@ class Grab:
             )
         self.value = out
 
-    def close(self):
+    def close(self) -> None:
         self.handle.remove()
 
 
-def as_features(phi: torch.Tensor, reduce: str, notes: list, mask=None) -> torch.Tensor:
+def as_features(phi: torch.Tensor, reduce: str, notes: list,
+                mask: torch.Tensor | None = None) -> torch.Tensor:
     """Φ of one batch as (n, p): flattened (default) or averaged over spatial positions (``pool``);
     sequence features (n, t, d) also by their first token (``cls``), their mean over the attention
     mask (``mean``) or their last unmasked token (``last``)."""
@@ -103,7 +104,8 @@ def as_features(phi: torch.Tensor, reduce: str, notes: list, mask=None) -> torch
     return phi
 
 
-def sequence_features(h: torch.Tensor, how: str, mask, notes: list) -> torch.Tensor:
+def sequence_features(h: torch.Tensor, how: str, mask: torch.Tensor | None,
+                      notes: list) -> torch.Tensor:
     """(n, d) from token features h (n, t, d): the first token, the mean over the unmasked tokens,
     or the last unmasked token (``mask`` (n, t) of 0/1; all tokens count without one)."""
     if h.ndim != 3:
@@ -124,7 +126,7 @@ def sequence_features(h: torch.Tensor, how: str, mask, notes: list) -> torch.Ten
     return h[torch.arange(len(h), device=h.device), last]
 
 
-def batch_inputs(x, i: int, dev):
+def batch_inputs(x: object, i: int, dev: torch.device) -> object:
     """A batch's inputs on ``dev`` (a tensor, or the dict of a tokenised batch) and its length."""
     if isinstance(x, dict):
         x = {k: _as_tensor(v, k, i).to(dev) for k, v in x.items()}
@@ -133,11 +135,11 @@ def batch_inputs(x, i: int, dev):
     return x, len(x)
 
 
-def call_model(model, x):
+def call_model(model: torch.nn.Module, x: object) -> object:
     return model(**x) if isinstance(x, dict) else model(x)
 
 
-def logits_of(out):
+def logits_of(out: object) -> torch.Tensor | None:
     """The (n, C) outputs inside what a model returned: a tensor, a Hugging Face ``ModelOutput``
     (its ``logits``) or a tuple (its first entry); None when there are none."""
     if not isinstance(out, torch.Tensor):
@@ -159,7 +161,7 @@ def _as_tensor(x, what: str, i: int) -> torch.Tensor:
                          f"{e})") from None
 
 
-def class_labels(y, i: int) -> torch.Tensor:
+def class_labels(y: object, i: int) -> torch.Tensor:
     """Integer class labels of batch ``i``; floats only when integral, never truncated."""
     t = _as_tensor(y, "labels", i)
     if t.is_floating_point():

@@ -42,7 +42,7 @@ def _sync(device):
         torch.cuda.synchronize()
 
 
-def run_case(method, n, p, C, device_name, repeat=1):
+def run_case(method: str, n: int, p: int, C: int, device_name: str, repeat: int = 1) -> dict:
     """One method on one (n, p, C), ``repeat`` times in this process; prints the fastest time."""
     runs = [_one_case(method, n, p, C, torch.device(device_name)) for _ in range(repeat)]
     seconds, gen_time, result = min(runs, key=lambda r: r[0])
@@ -104,7 +104,7 @@ def _stream_case(n, p, C, batch, device):
                                "pistar_C": su.summary(C)["pistar_C"]}
 
 
-def spectrum(args):
+def spectrum(args: argparse.Namespace) -> list[dict]:
     device = "cuda" if torch.cuda.is_available() and not args.cpu else "cpu"
     threads = torch.get_num_threads()
     where = f" ({torch.cuda.get_device_name()})" if device == "cuda" else f" ({threads} threads)"
@@ -176,7 +176,7 @@ def _time(fn, device, repeat=1):
     return (time.perf_counter() - t0) / repeat
 
 
-def train_bench(args):
+def train_bench(args: argparse.Namespace) -> list[tuple]:
     """(a) a ResNet18 epoch on CIFAR-shaped data with the companion's trainer vs a plain fp32 loop,
     (b) the measurement at a checkpoint as a fraction of that epoch, (c) both for the quick
     profile's runs on the CPU."""
@@ -281,7 +281,7 @@ def _parser() -> argparse.ArgumentParser:
     return ap
 
 
-def main(argv=None):
+def main(argv: list[str] | None = None) -> object:
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] == "_case":
         m, n, p, C, dev = argv[1:6]

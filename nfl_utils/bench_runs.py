@@ -7,9 +7,12 @@ import os
 import tempfile
 
 import torch
+from typing import TYPE_CHECKING
+if TYPE_CHECKING:                 # names used in annotations only
+    import argparse
 
 
-def sweep(args):
+def sweep(args: argparse.Namespace) -> None:
     """Wall time of a grid of small mnist1d runs: serial in one process vs Ray with 2 local
     workers."""
     from nfl_utils.sweep import expand, run_sweep
@@ -35,7 +38,7 @@ def sweep(args):
     print(f"speed-up: {times['serial'] / times['ray']:.2f}x")
 
 
-def measure_share(args):
+def measure_share(args: argparse.Namespace) -> float:
     """Training and measuring seconds of every run of a profile, as recorded in each run's meta."""
     from nfl_utils import profiles
     from nfl_utils.store import is_complete, load_run, runs_dir
@@ -68,7 +71,7 @@ def measure_share(args):
 SHARED_PAIRS = ("main: MLP, MSE", "rich vs lazy: full [seed 0]")   # each with its head-only control
 
 
-def sharing(args) -> dict:
+def sharing(args: argparse.Namespace) -> dict:
     """Each quick-profile run of ``SHARED_PAIRS`` and then its head-only control, trained into an
     empty store twice: with Φ's side shared between them (the default) and with nothing shared
     (``initial.KEEP = 0``). Prints the controls' measurement seconds both ways: the saving."""

@@ -9,6 +9,9 @@ from .config import Config
 from .data import load_dataset
 from .models import build_model
 from .errors import InputError
+from typing import TYPE_CHECKING
+if TYPE_CHECKING:                 # names used in annotations only
+    from .data import DataBundle
 
 
 def resolve_device(name: str) -> torch.device:
@@ -20,7 +23,7 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def get_data(cfg: Config):
+def get_data(cfg: Config) -> DataBundle:
     return load_dataset(cfg.dataset, train_size=cfg.train_size,
                         shuffle_fraction=cfg.shuffle_fraction,
                         measure_size=cfg.measure_size, test_measure_size=cfg.test_measure_size,
@@ -28,7 +31,7 @@ def get_data(cfg: Config):
                         modadd_fraction=cfg.modadd_fraction)
 
 
-def make_model(cfg: Config, data) -> torch.nn.Module:
+def make_model(cfg: Config, data: DataBundle) -> torch.nn.Module:
     """The network of ``cfg`` as initialised (seeded by ``cfg.seed``), on the CPU."""
     torch.manual_seed(cfg.seed)
     n_out = 1 if cfg.task == "regress" else data.num_classes
@@ -41,7 +44,7 @@ def make_model(cfg: Config, data) -> torch.nn.Module:
                        heads=cfg.heads, vgg_base=cfg.vgg_base)
 
 
-def make_optimizer(cfg: Config, params) -> torch.optim.Optimizer:
+def make_optimizer(cfg: Config, params: list) -> torch.optim.Optimizer:
     if cfg.optimizer == "sgd":
         return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum,
                                nesterov=cfg.nesterov and cfg.momentum > 0,
@@ -50,7 +53,8 @@ def make_optimizer(cfg: Config, params) -> torch.optim.Optimizer:
     return cls(params, lr=cfg.lr, betas=(0.9, cfg.adam_beta2), weight_decay=cfg.weight_decay)
 
 
-def make_schedule(cfg: Config, opt, total_steps: int):
+def make_schedule(cfg: Config, opt: torch.optim.Optimizer,
+                  total_steps: int) -> torch.optim.lr_scheduler.LRScheduler:
     """Per-step LambdaLR: constant, cosine to 0, or step (×0.1 at 50% and 75% of training)."""
     def factor(step):
         t = step / max(1, total_steps)

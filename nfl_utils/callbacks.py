@@ -12,6 +12,9 @@ the tracker's ``every`` then thins them), and record the framework's global step
 from __future__ import annotations
 
 from .errors import InputError
+from typing import TYPE_CHECKING
+if TYPE_CHECKING:                 # names used in annotations only
+    from .track import Tracker
 
 WHEN = ("epoch", "step")
 
@@ -21,7 +24,7 @@ def _check(on: str) -> None:
         raise InputError(f"on must be one of {', '.join(WHEN)}; got {on!r}")
 
 
-def lightning_callback(tracker, on: str = "epoch"):
+def lightning_callback(tracker: Tracker, on: str = "epoch") -> object:
     """A ``lightning.pytorch.Callback`` that measures after each training epoch (or batch)."""
     _check(on)
     try:
@@ -40,7 +43,7 @@ def lightning_callback(tracker, on: str = "epoch"):
     return TrackerCallback()
 
 
-def hf_callback(tracker, on: str = "epoch"):
+def hf_callback(tracker: Tracker, on: str = "epoch") -> object:
     """A ``transformers.TrainerCallback`` that measures after each epoch (or optimiser step)."""
     _check(on)
     try:

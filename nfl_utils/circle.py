@@ -23,7 +23,7 @@ K_LOW = 4          # "low frequency": Fourier modes 1..4 of f̂(θ)
 GRID = 1440        # θ grid for f̂(θ): a quarter degree
 
 
-def boundaries(hyperplanes) -> np.ndarray:
+def boundaries(hyperplanes: np.ndarray) -> np.ndarray:
     """The angles in [0, 2π) where the gates of all layers switch (two per hyperplane)."""
     V = np.concatenate([np.asarray(h, dtype=float) for h in hyperplanes])       # (m, 2)
     phi = np.arctan2(V[:, 1], V[:, 0])
@@ -35,7 +35,7 @@ def _circ_dist(a, b) -> np.ndarray:
     return np.minimum(d, 2 * math.pi - d)
 
 
-def break_distance(hyperplanes, breaks=CIRCLE_BREAKS) -> float:
+def break_distance(hyperplanes: np.ndarray, breaks: tuple[float, ...] = CIRCLE_BREAKS) -> float:
     """Mean over the target's jumps of the angular distance (radians) to the nearest boundary."""
     return float(_circ_dist(breaks, boundaries(hyperplanes)).min(1).mean())
 
@@ -47,7 +47,7 @@ def random_break_distance(m: int) -> float:
 
 
 @torch.no_grad()
-def low_frequency_share(model, k: int = K_LOW, n: int = GRID) -> float:
+def low_frequency_share(model: torch.nn.Module, k: int = K_LOW, n: int = GRID) -> float:
     """Share of the power of the centred f̂(θ) in Fourier frequencies 1..k."""
     theta = torch.linspace(0, 2 * math.pi, n + 1, dtype=torch.float64)[:-1]
     x = torch.stack([theta.cos(), theta.sin()], 1).float()

@@ -10,6 +10,9 @@ import numpy as np
 
 from . import conventions
 from . import verdicts as V
+from typing import TYPE_CHECKING
+if TYPE_CHECKING:                 # names used in annotations only
+    import pandas as pd
 
 CLAIMS = {
     "C1": "MF is reached within a few epochs and persists",
@@ -64,7 +67,7 @@ REPORTED = {
 }
 
 
-def mean_spread(values, fmt="{:.3f}") -> str:
+def mean_spread(values: list[float], fmt: str = "{:.3f}") -> str:
     """'mean ± half-range' over seeds (just the mean for one value)."""
     v = np.asarray(values, dtype=float)
     return fmt.format(v.mean()) + (f" ± {V.spread(v) / 2:.3f}" if v.size > 1 else "")
@@ -82,11 +85,11 @@ def seed_table(groups: dict, columns: list[tuple[str, str]]) -> "pd.DataFrame":
     ).T
 
 
-def final_values(runs, col):
+def final_values(runs: list, col: str) -> list[float]:
     return [r.final(col) for r in runs]
 
 
-def claim_row(cid, setting, measured, verdict, reason=""):
+def claim_row(cid: str, setting: str, measured: str, verdict: str, reason: str = "") -> dict:
     return {"id": cid, "claim": CLAIMS[cid], "setting": setting, "measured": measured,
             "reported": REPORTED[cid],
             "verdict": verdict, "reason": reason}
@@ -121,7 +124,7 @@ def with_conventions(row: dict, what: str, dirs: dict | None) -> dict:
     return row
 
 
-def convention_dirs(a_runs, b_runs):
+def convention_dirs(a_runs: list, b_runs: list) -> dict | None:
     """conventions.contrast of two groups, or None when their weights are not stored."""
     ok = conventions.has_weights(a_runs) and conventions.has_weights(b_runs)
     return conventions.contrast(a_runs, b_runs) if ok else None

@@ -20,6 +20,9 @@ from .claims_dlr import (  # noqa: F401
     size_claim, small_setting)
 from .claims_fm import (  # noqa: F401
     collapse_claim, concentration_claim, early_mf_claim, main_claims, rate_claim, regression_claim)
+from typing import TYPE_CHECKING
+if TYPE_CHECKING:                 # names used in annotations only
+    from pathlib import Path
 
 
 def table(profile: str) -> list[dict]:
@@ -94,7 +97,7 @@ SHOWN_IN = {"C1": ["04_mf_vs_ef_measures", "03_spectra_deff"], "C2": ["04_mf_vs_
             "D8": ["08_dlgn_image"], "D9": ["08_dlgn_tree_benchmark"]}
 
 
-def figure_links(folder) -> dict[str, list[str]]:
+def figure_links(folder: Path | str) -> dict[str, list[str]]:
     """{claim id: figure stems that exist in ``folder``}: those whose JSON numbers name the claim,
     and those of SHOWN_IN."""
     import json
@@ -184,7 +187,7 @@ def say(row: dict) -> str:
             f"({row['setting']}): {row['measured']}. Reported: {row['reported']}.")
 
 
-def main(argv=None) -> None:
+def main(argv: list[str] | None = None) -> None:
     """``python -m nfl_utils.claims PROFILE``: one line (no traceback) when runs are missing."""
     from .errors import one_line, user_errors
 

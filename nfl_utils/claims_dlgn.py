@@ -8,8 +8,11 @@ import torch
 
 from . import verdicts as V
 from .claim_record import by_parts, claim_row, final_values, mean_spread
+from typing import TYPE_CHECKING
+if TYPE_CHECKING:                 # names used in annotations only
+    from .run import Run
 
-def circle_claims(circle) -> list[dict]:
+def circle_claims(circle: Run) -> list[dict]:
     """D6: the gates' boundaries sit on the target's jumps (closer than at init and than random
     directions); D7: the low-frequency share of f̂(θ) peaks in the first quarter of training, then
     falls (nfl_utils/circle.py) [rules ours]."""
@@ -93,7 +96,7 @@ def image_claims(image: dict) -> list[dict]:
     return rows
 
 
-def dlgn_claims(circle, image: dict, tree: dict, grid: dict | None = None) -> list[dict]:
+def dlgn_claims(circle: Run, image: dict, tree: dict, grid: dict | None = None) -> list[dict]:
     """D1–D9. ``image``: {setting: [runs over seeds]}; ``tree``: {name: run}; ``grid``: more ReLU
     baselines for D9, of which the best validation accuracy stands for the tuned ReLU MLP."""
     return [*path_claims(circle), *image_claims(image), alignment_claim(circle),
@@ -101,7 +104,7 @@ def dlgn_claims(circle, image: dict, tree: dict, grid: dict | None = None) -> li
             clustering_claim(image["DLGN"]), tree_claim(tree, grid or {})]
 
 
-def path_claims(circle) -> list[dict]:
+def path_claims(circle: Run) -> list[dict]:
     """D1 (recursion = explicit path sum) and D2 (overlap kernel = PPᵀ), on the trained circle
     net."""
     from .dlgn import path_indicators, path_weights
@@ -118,7 +121,7 @@ def path_claims(circle) -> list[dict]:
                       V.AGREES if kerr < 1e-8 else V.DISAGREES)]
 
 
-def alignment_claim(circle) -> dict:
+def alignment_claim(circle: Run) -> dict:
     """D5 by parts: the overlap kernel's centred alignment with the target ends above its initial
     value, and peaks (above init) in the first quarter of training [ours]."""
     from .dlgn import centred_alignment

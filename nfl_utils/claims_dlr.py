@@ -12,7 +12,7 @@ from .claim_record import (across_conventions, by_parts, claim_row, convention_d
                            mean_spread, with_conventions)
 
 
-def seeded_contrast(cid, groups: dict, a: str, b: str, expected: str, setting: str) -> dict:
+def seeded_contrast(cid: str, groups: dict, a: str, b: str, expected: str, setting: str) -> dict:
     """D_LR of setting ``a`` against ``b`` over seeds; ``expected``: 'lower' or 'higher'. A
     direction that another of D_LR's conventions does not share makes the verdict partly."""
     da, db = final_values(groups[a], "train_dlr"), final_values(groups[b], "train_dlr")
@@ -90,7 +90,7 @@ def _grok_setting(name: str, c) -> str:
             f"wd {c.weight_decay:g}, batch {c.batch_size}, {c.epochs} ep")
 
 
-def grokking_claim(runs, name: str = "modadd") -> dict:
+def grokking_claim(runs: list, name: str = "modadd") -> dict:
     """C11 for one setting over its seeds. D_LR at memorisation (first checkpoint with train ≥ 90%),
     at grokking (first with test ≥ 90%) and at the end: agrees when both later values are lower
     than at memorisation beyond the seed spread, disagrees when both are higher, partly otherwise

@@ -8,6 +8,9 @@ import numpy as np
 from . import analysis as A
 from . import verdicts as V
 from .claim_record import by_parts, claim_row
+from typing import TYPE_CHECKING
+if TYPE_CHECKING:                 # names used in annotations only
+    from .run import Run
 
 def main_claims(main: dict, C: int) -> list[dict]:
     full = {n: r for n, r in main.items() if not r.cfg.head_only}
@@ -140,7 +143,7 @@ def early_mf_claim(full: dict, setting: str) -> dict:
     return claim_row("C1", setting, meas, v, f"{why} ({rule})")
 
 
-def collapse_claim(run, name: str) -> dict:
+def collapse_claim(run: Run, name: str) -> dict:
     """C8 by parts: NC1, NC2 and D_LR fall from start to end; they move together across the
     checkpoints (rank correlation ≥ V.CO_MOVE of NC1 and of NC2 with D_LR); and the terminal
     kernel picture (Π*(C) ≥ 0.9, ρC−1/ρ1 ≥ 0.8, centred tail ≤ 0.1) [thresholds ours]."""
@@ -169,7 +172,7 @@ def collapse_claim(run, name: str) -> dict:
                 "(spread ≤ 20%), tail ≤ 0.1")
 
 
-def regression_claim(full, head) -> dict:
+def regression_claim(full: Run, head: Run | None) -> dict:
     """C9 by parts [thresholds ours]: Π(2) ≥ V.SPAN_2, the top centred eigenfunction ∝ f̂ − mean
     (|corr| ≥ V.ALIGNED), D_LR below the head-only control's, and the control broad (Π(2) <
     V.SPAN_2)."""

@@ -16,6 +16,9 @@ from dataclasses import dataclass, field
 from .data import DATASETS, canonical_name, num_classes_of
 from .models import ACTIVATIONS, MODELS
 from .errors import InputError
+from typing import TYPE_CHECKING, Iterator
+if TYPE_CHECKING:                 # names used in annotations only
+    import argparse
 
 MAX_WIDTH = 16_384      # p×p float64 moments: 2 GiB
 MAX_MODADD_P = 400      # p² pairs of 2p float32 one-hot entries: 0.5 GiB
@@ -115,7 +118,7 @@ class Config:
         object.__setattr__(self, "model", self.model.lower())
         self.validate()
 
-    def validate(self):
+    def validate(self) -> Iterator[tuple[str, str]]:
         """Raise an InputError naming the first invalid field and the rule it breaks."""
         for name, why in self._problems():
             raise InputError(f"invalid config field {name}={getattr(self, name)!r}: {why}")
@@ -287,7 +290,7 @@ def _coerce(name, value, spec):
     return value
 
 
-def add_config_arguments(parser):
+def add_config_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """One option per Config field, from its annotation and help text."""
     import argparse
 
@@ -310,7 +313,7 @@ def add_config_arguments(parser):
     return parser
 
 
-def config_from_args(namespace) -> Config:
+def config_from_args(namespace: argparse.Namespace) -> Config:
     names = {f.name for f in dataclasses.fields(Config)}
     return Config(**{k: v for k, v in vars(namespace).items() if k in names})
 

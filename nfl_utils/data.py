@@ -85,7 +85,7 @@ class DataBundle:
                 self.x_test[self.test_measure_idx], self.y_test[self.test_measure_idx])
 
 
-def data_root(root=None) -> Path | None:
+def data_root(root: str | Path | None = None) -> Path | None:
     root = root if root is not None else os.environ.get(ROOT_ENV)
     return Path(root).expanduser() if root else None
 
@@ -98,9 +98,9 @@ def canonical_name(name: str) -> str:
             "mnist-1d": "mnist1d"}.get(key, key)
 
 
-def load_dataset(name: str = "mnist1d", root=None, *, train_size: int | None = None,
-                 shuffle_fraction: float = 0.0, measure_size: int = 1000,
-                 test_measure_size: int | None = None, seed: int = 0,
+def load_dataset(name: str = "mnist1d", root: str | Path | None = None, *,
+                 train_size: int | None = None, shuffle_fraction: float = 0.0,
+                 measure_size: int = 1000, test_measure_size: int | None = None, seed: int = 0,
                  download: bool = True, verify: bool = True, modadd_p: int = 97,
                  modadd_fraction: float = 0.4) -> DataBundle:
     """Load ``name`` as normalised tensors with a train/test split.
@@ -206,7 +206,7 @@ def _read_cached(key, root, download, verify):
     return xtr, torch.as_tensor(ytr).clone(), xte, torch.as_tensor(yte).clone()
 
 
-def modular_addition(p: int = 97, fraction: float = 0.4, seed: int = 0):
+def modular_addition(p: int = 97, fraction: float = 0.4, seed: int = 0) -> tuple[torch.Tensor, ...]:
     """All p² pairs (a, b), input [one-hot a, one-hot b] (2p), label (a + b) mod p; a random
     ``fraction`` of the pairs (seeded) is the training set, the rest the test set."""
     a, b = torch.meshgrid(torch.arange(p), torch.arange(p), indexing="ij")
@@ -219,7 +219,8 @@ def modular_addition(p: int = 97, fraction: float = 0.4, seed: int = 0):
     return x[tr], y[tr], x[te], y[te]
 
 
-def class_balanced_indices(labels, size: int, num_classes: int, seed: int = 0) -> torch.Tensor:
+def class_balanced_indices(labels: torch.Tensor, size: int, num_classes: int,
+                           seed: int = 0) -> torch.Tensor:
     """Sorted indices of ``size`` examples, ``size // C`` per class (the remainder goes to the
     first classes), drawn without replacement with a fixed seed."""
     labels = torch.as_tensor(labels)
@@ -238,7 +239,8 @@ def class_balanced_indices(labels, size: int, num_classes: int, seed: int = 0) -
     return torch.sort(torch.cat(chosen)).values
 
 
-def shuffle_labels(labels: torch.Tensor, fraction: float, seed: int = 0):
+def shuffle_labels(labels: torch.Tensor, fraction: float,
+                   seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """Permute the labels of exactly ``round(fraction * n)`` randomly chosen examples among
     themselves. Returns (new labels, boolean mask of the chosen examples)."""
     n = len(labels)
@@ -285,7 +287,7 @@ def _mnist1d():
 
 
 # ----------------------------------------------------------------------------- synthetic (DLGN)
-def circle_label(theta) -> np.ndarray:
+def circle_label(theta: np.ndarray) -> np.ndarray:
     """The circle target: 1 on alternate arcs between CIRCLE_BREAKS."""
     arc = np.searchsorted(np.asarray(CIRCLE_BREAKS), np.mod(theta, 2 * np.pi), side="right") - 1
     return (arc % 2).astype(np.int64)

@@ -19,6 +19,7 @@ from .errors import NflError
 
 import numpy as np
 import torch
+from typing import Callable
 
 ROOT_ENV = "NFL_DATA_ROOT"
 CACHE_ENV = "NFL_CACHE_DIR"
@@ -44,7 +45,7 @@ NOT_A_FOLDER = {errno.ENOTDIR, errno.EEXIST, errno.EISDIR}     # a file stands w
 NO_WRITE |= NOT_A_FOLDER
 
 
-def read_images(key, root, download, verify):
+def read_images(key: str, root: Path | None, download: bool, verify: bool) -> tuple:
     """(x_train, y_train, x_test, y_test) of an image dataset; a permission or disk error is said as
     such."""
     try:
@@ -57,7 +58,7 @@ def read_images(key, root, download, verify):
         raise
 
 
-def check_labels(key, ys: dict, num_classes: int, where) -> None:
+def check_labels(key: str, ys: dict, num_classes: int, where: Path | str) -> None:
     """Every label of every split in 0..C−1, else a DataError naming the files' folder."""
     for split, y in ys.items():
         if len(y) == 0 or int(y.min()) < 0 or int(y.max()) >= num_classes:
@@ -83,7 +84,7 @@ def cannot_write(e: OSError) -> DataError:
                      f"writable folder with a few hundred MB free")
 
 
-def tv_class(key):
+def tv_class(key: str) -> type:
     from torchvision import datasets
 
     return getattr(datasets, TORCHVISION_NAMES[key])
@@ -99,7 +100,7 @@ def file_digest(path: Path, algorithm: str = "md5") -> str:
     return h.hexdigest()
 
 
-def atomic_write(path: Path, write):
+def atomic_write(path: Path, write: Callable) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix="." + path.name, suffix=".part")
     try:

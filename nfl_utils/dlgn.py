@@ -44,7 +44,7 @@ class DLGNFeatures(nn.Module):
             for g in self.gates[1:]:
                 nn.init.normal_(g.weight, std=1.0 / math.sqrt(width))
 
-    def gate_preactivations(self, x) -> list[torch.Tensor]:
+    def gate_preactivations(self, x: torch.Tensor) -> list[torch.Tensor]:
         x = x.flatten(1)
         eta, out = x, []
         for g in self.gates:
@@ -52,14 +52,14 @@ class DLGNFeatures(nn.Module):
             out.append(eta)
         return out
 
-    def gate_values(self, x, hard: bool | None = None) -> list[torch.Tensor]:
+    def gate_values(self, x: torch.Tensor, hard: bool | None = None) -> list[torch.Tensor]:
         hard = self.hard if hard is None else hard
         return [
             (e >= 0).to(e.dtype) if hard else torch.sigmoid(self.beta * e)
             for e in self.gate_preactivations(x)
         ]
 
-    def forward(self, x, hard: bool | None = None):
+    def forward(self, x: torch.Tensor, hard: bool | None = None) -> torch.Tensor:
         G = self.gate_values(x, hard)
         x = x.flatten(1)
         h = (
@@ -81,7 +81,7 @@ class DLGNFeatures(nn.Module):
         return out
 
     @torch.no_grad()
-    def overlap_kernel(self, x, x2=None) -> torch.Tensor:
+    def overlap_kernel(self, x: torch.Tensor, x2: torch.Tensor | None = None) -> torch.Tensor:
         """K(x, x') = Σ_π f_π(x) f_π(x') = Π_ℓ ⟨G^ℓ(x), G^ℓ(x')⟩ with hard gates (exact
         identity)."""
         A = self.gate_values(x, hard=True)
@@ -92,14 +92,15 @@ class DLGNFeatures(nn.Module):
         return K
 
 
-def dlgn(input_shape, num_outputs, width=16, depth=4, beta=30.0, value_input="pwc", sf=False):
+def dlgn(input_shape: tuple[int, ...], num_outputs: int, width: int = 16, depth: int = 4,
+         beta: float = 30.0, value_input: str = "pwc", sf: bool = False) -> torch.nn.Module:
     d = math.prod(input_shape)
     return DLGNFeatures(d, width, depth, beta, value_input, sf), nn.Linear(
         width, num_outputs, bias=False
     )
 
 
-def path_indicators(feats: DLGNFeatures, x) -> torch.Tensor:
+def path_indicators(feats: DLGNFeatures, x: torch.Tensor) -> torch.Tensor:
     """f_π(x) for every path π = (i_1, …, i_L) (hard gates), shape (n, width^L). Exponential: small
     m, L only."""
     G = feats.gate_values(x, hard=True)

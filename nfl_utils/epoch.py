@@ -23,7 +23,8 @@ def augment(x: torch.Tensor, gen: torch.Generator, pad: int = 4) -> torch.Tensor
     return xp[b, c, rows[:, None, :, None], cols[:, None, None, :]]
 
 
-def train_epoch(model, opt, sched, xtr, ytr, cfg: Config, gen: torch.Generator,
+def train_epoch(model: torch.nn.Module, opt: torch.optim.Optimizer, sched: object,
+                xtr: torch.Tensor, ytr: torch.Tensor, cfg: Config, gen: torch.Generator,
                 num_classes: int) -> int:
     """One pass over (xtr, ytr), both on the model's device: shuffled mini-batches, optional
     GPU-side augmentation, bf16 autocast and channels_last on CUDA, no host synchronisation inside.
@@ -55,7 +56,8 @@ def train_epoch(model, opt, sched, xtr, ytr, cfg: Config, gen: torch.Generator,
 
 
 @torch.no_grad()
-def evaluate(net, x, y, cfg: Config, num_classes: int, batch: int = 8192) -> tuple[float, float]:
+def evaluate(net: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, cfg: Config, num_classes: int,
+             batch: int = 8192) -> tuple[float, float]:
     """(mean loss, accuracy) of ``net`` in eval mode over all of (x, y)."""
     net.eval()
     loss = hits = 0.0
@@ -66,7 +68,7 @@ def evaluate(net, x, y, cfg: Config, num_classes: int, batch: int = 8192) -> tup
     return loss / len(y), hits / len(y)
 
 
-def select(s, net, xtr, ytr) -> bool:
+def select(s: object, net: torch.nn.Module, xtr: torch.Tensor, ytr: torch.Tensor) -> bool:
     """The sibling paper's recipe after an epoch of the train.Session ``s`` (timed as training):
     keep the weights of the best validation accuracy (``keep_best``), and stop once the loss over
     the training set falls below ``stop_loss``. True when training ends here, with the kept

@@ -26,7 +26,7 @@ def _bytes(t: torch.Tensor):
     return t.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy()
 
 
-def fingerprint(model, data, cfg) -> str:
+def fingerprint(model: torch.nn.Module, data: object, cfg: object) -> str:
     """sha256 of Φ's architecture and state, the measurement sets and the settings the measures of
     Φ depend on (task, number of classes, autocast, memory format, device). Not the loss or the
     target scale: the spectral measures use f* at unit scale (:func:`measure.spectral_targets`)."""

@@ -20,6 +20,7 @@ Lifetimes:
 from __future__ import annotations
 
 from . import initial as shared
+from typing import Callable
 
 
 class Kept:
@@ -32,7 +33,7 @@ class Kept:
     def active(self) -> bool:
         return self.store is not None
 
-    def get(self, name: str, make):
+    def get(self, name: str, make: Callable[[], object]) -> object:
         """The value kept under ``name``, made (and kept) by ``make()`` the first time."""
         if self.store is None:
             return make()
@@ -43,7 +44,7 @@ class Kept:
     def __contains__(self, name: str) -> bool:
         return self.store is not None and name in self.store
 
-    def seed(self, name: str, value) -> None:
+    def seed(self, name: str, value: object) -> None:
         """Keep ``value`` under ``name`` unless a value is kept there already."""
         if self.store is not None:
             self.store.setdefault(name, value)

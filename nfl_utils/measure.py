@@ -18,12 +18,19 @@ from .spectrum import SpectralAccumulator
 from .errors import InputError
 from .targets import (correct, label_standardisation, loss_fn, regression_target,  # noqa: F401
                       spectral_targets, targets_for)
+from typing import TYPE_CHECKING
+if TYPE_CHECKING:                 # names used in annotations only
+    from .config import Config
+    from .data import DataBundle
+    from .spectrum import Spectrum
 
 TOP_INPUTS = 8   # inputs stored per eigenfunction: those that excite it most
 
 
 @torch.no_grad()
-def forward_all(model, x, batch=None, amp=False, channels_last=False):
+def forward_all(model: torch.nn.Module, x: torch.Tensor, batch: int | None = None,
+                amp: bool = False,
+                channels_last: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     """(Φ, f̂) of every row of ``x`` (on the model's device), eval mode, in batches of ``batch``
     rows. Default: 2048 on a GPU; on the CPU 512 for a network with convolutions (batches of
     2048 images fall out of the cache) and 4096 otherwise (fully connected layers: larger
@@ -52,7 +59,7 @@ def _flat(params) -> torch.Tensor:
     return torch.cat([p.detach().flatten().double() for p in params])
 
 
-def flat_params(model) -> torch.Tensor:
+def flat_params(model: torch.nn.Module) -> torch.Tensor:
     return _flat(model.parameters())
 
 
@@ -61,7 +68,8 @@ def _sums(params, theta0) -> tuple[torch.Tensor, torch.Tensor]:
     return t @ t, torch.linalg.vector_norm(t - theta0.to(t.device))
 
 
-def parameter_norms(model, theta0, keep: Kept | None = None) -> tuple[float, float]:
+def parameter_norms(model: torch.nn.Module, theta0: torch.Tensor,
+                    keep: Kept | None = None) -> tuple[float, float]:
     """(‖θ‖², ‖θ − θ₀‖) over all parameters (``theta0`` flat, in ``model.parameters()`` order).
     ``keep`` (a frozen Φ): Φ's share of both is computed at the first call and kept."""
     nf = sum(p.numel() for p in model.features.parameters())
@@ -76,7 +84,7 @@ def parameter_norms(model, theta0, keep: Kept | None = None) -> tuple[float, flo
     return float(fs + hs), math.sqrt(float(fd * fd + hd * hd))
 
 
-def head_map(model) -> tuple[torch.Tensor, torch.Tensor]:
+def head_map(model: torch.nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
     """(W, b), float64, of the network's readout f̂ = W Φ + b: the linear head times the output
     scale (b is None for a head without bias)."""
     scale, head = float(model.output_scale), model.head
@@ -84,7 +92,7 @@ def head_map(model) -> tuple[torch.Tensor, torch.Tensor]:
     return head.weight.detach().double() * scale, b
 
 
-def mode_residual(s, scale: float) -> np.ndarray:
+def mode_residual(s: Spectrum, scale: float) -> np.ndarray:
     """Per eigenfunction, the squared residual of the outputs against the loss's target:
     Σ_c (⟨e_k, f̂_c⟩ − α⟨e_k, f*_c⟩)², (r,). The spectral targets are f* at unit scale, so α =
     ``scale`` gives the MSE target α·f*. Under MSE with Φ frozen, gradient descent on the head
@@ -126,7 +134,7 @@ class Reference:
     moments: SpectralAccumulator
 
 
-def reference(phi0, labels, cfg, num_classes) -> Reference:
+def reference(phi0: torch.Tensor, labels: torch.Tensor, cfg: Config, num_classes: int) -> Reference:
     """The :class:`Reference` of Φ₀ (on the training measurement set, whose labels are
     ``labels``)."""
     acc = SpectralAccumulator().update(phi0,
@@ -135,12 +143,14 @@ def reference(phi0, labels, cfg, num_classes) -> Reference:
     return Reference(phi0, P - P.mean(0), acc.centred_gram_norm(), acc)
 
 
-def frozen(cfg, cache) -> bool:
+def frozen(cfg: Config, cache: dict | None) -> bool:
     """Φ is the same at every checkpoint (a head-only run, no autocast) and a cache is given."""
     return cache is not None and cfg.head_only and not cfg.amp
 
 
-def features_and_outputs(model, x, cfg, keep: Kept | None = None, key: str = ""):
+def features_and_outputs(model: torch.nn.Module, x: torch.Tensor, cfg: Config,
+                         keep: Kept | None = None,
+                         key: str = "") -> tuple[torch.Tensor, torch.Tensor]:
     """(Φ, f̂) on ``x``. ``keep``: for a frozen Φ (see :func:`frozen`), Φ of the first call is
     kept under ``key`` and later calls only apply the head: the same numbers, without a pass
     through the network."""
@@ -154,7 +164,8 @@ def features_and_outputs(model, x, cfg, keep: Kept | None = None, key: str = "")
     return phi, out.float()
 
 
-def initial_reference(model, data, cfg) -> tuple[Reference, str | None]:
+def initial_reference(model: torch.nn.Module, data: DataBundle,
+                      cfg: Config) -> tuple[Reference, str | None]:
     """(the :class:`Reference` of an initialised network, the fingerprint of Φ's side): taken from
     the values shared in the process (:mod:`nfl_utils.initial`) when a network with the same Φ₀ on
     the same data was measured, else computed (one forward pass). The fingerprint is None under
@@ -196,14 +207,14 @@ def _kept_for(model, data, cfg, ref, cache, initial: bool, key) -> Kept:
     return kept
 
 
-def measure(model, data, cfg, ref: Reference, theta0, cache: dict | None = None,
+def measure(model: torch.nn.Module, data: DataBundle, cfg: Config, ref: Reference,
+            theta0: torch.Tensor, cache: dict | None = None,
             initial: bool = False, key: str | None = None) -> tuple[dict, dict]:
     """One checkpoint: a row of scalars and a dict of arrays (see the module docstring). Loss and
     accuracy come from the measurement sets' forward passes, which the spectra need anyway.
     ``ref``: Φ₀ (:func:`reference`, for S_init). ``cache``: a head-only run's cache (Φ frozen);
     ``initial``: the network is the one ``ref`` was computed from (epoch 0); ``key``: Φ₀'s
-    fingerprint when the caller has it. What is kept and shared, and for how long:
-    :mod:`nfl_utils.kept`."""
+    fingerprint when known. What is kept and shared, for how long: :mod:`nfl_utils.kept`."""
     t0, C, regress = time.perf_counter(), data.num_classes, cfg.task == "regress"
     keep = _kept_for(model, data, cfg, ref, cache, initial, key)
     head = head_map(model)
@@ -238,7 +249,7 @@ def measure(model, data, cfg, ref: Reference, theta0, cache: dict | None = None,
     return row, arrays
 
 
-def output_correlations(out, efs: dict) -> dict:
+def output_correlations(out: torch.Tensor, efs: dict) -> dict:
     """Regression runs: corr(e_k, f̂) of the top eigenfunctions (uncentred and centred), (10,)
     each."""
     fc = out[:, 0].double() - out[:, 0].double().mean()
@@ -268,7 +279,7 @@ def extra_measures(ck: Checkpoint) -> dict:
     return {name: float(m.fn(ck)) for name, m in metrics.EXTRA.items()}
 
 
-def s_init(phi, ref: Reference, acc) -> float:
+def s_init(phi: torch.Tensor, ref: Reference, acc: SpectralAccumulator) -> float:
     """Linear CKA of Φ (float64, the rows ``acc`` accumulated) and Φ₀: ‖ΦcᵀΦ₀c‖²_F / (‖ΦcᵀΦc‖_F
     ‖Φ₀cᵀΦ₀c‖_F), with ‖ΦcᵀΦc‖_F from the accumulator (kept there for D_LR) and Φ₀c and its norm
     from ``ref`` (computed once per run). Φ is not centred: Φ₀c's columns sum to zero, so

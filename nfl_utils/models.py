@@ -22,7 +22,7 @@ class Net(nn.Module):
     def feature_dim(self) -> int:
         return self.head.in_features
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.head(self.features(x))
         return out * self.output_scale if self.output_scale != 1.0 else out
 
@@ -39,16 +39,17 @@ class HotLinear(nn.Linear):
     as a sum of ``hot`` weight columns (and back-propagated into them) instead of a dense
     product."""
 
-    def __init__(self, d_in, d_out, hot: int):
+    def __init__(self, d_in: int, d_out: int, hot: int):
         super().__init__(d_in, d_out)
         self.hot = hot
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         idx = torch.topk(x, self.hot, dim=1).indices
         return F.embedding_bag(idx, self.weight.t(), mode="sum") + self.bias
 
 
-def mlp(input_shape, num_outputs, width=256, depth=2, activation="relu", hot_inputs: int = 0):
+def mlp(input_shape: tuple[int, ...], num_outputs: int, width: int = 256, depth: int = 2,
+        activation: str = "relu", hot_inputs: int = 0) -> Net:
     """``hot_inputs`` > 0: the inputs are rows of that many ones (see :class:`HotLinear`)."""
     d_in = math.prod(input_shape)
     layers, d = [nn.Flatten()], d_in
@@ -61,7 +62,8 @@ def mlp(input_shape, num_outputs, width=256, depth=2, activation="relu", hot_inp
     return nn.Sequential(*layers), nn.Linear(d, num_outputs)
 
 
-def cnn(input_shape, num_outputs, width=256, channels=32, activation="relu", batch_norm=False):
+def cnn(input_shape: tuple[int, ...], num_outputs: int, width: int = 256, channels: int = 32,
+        activation: str = "relu", batch_norm: bool = False) -> Net:
     """A small convnet: 1-D for mnist1d-like (L,) inputs, 2-D for (C, H, W) images; optional batch
     norm after every convolution."""
     def bn(c, dim):
@@ -93,7 +95,8 @@ def cnn(input_shape, num_outputs, width=256, channels=32, activation="relu", bat
 VGG16_CFG = [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"]
 
 
-def vgg16(input_shape, num_outputs, batch_norm=False, base: int = 64):
+def vgg16(input_shape: tuple[int, ...], num_outputs: int, batch_norm: bool = False,
+          base: int = 64) -> Net:
     """VGG16 CIFAR variant: the 13 conv layers, then global pooling to a Φ of 8·base (512 at the
     standard base = 64), one Linear head. A smaller ``base`` scales every layer's channels by
     base/64: the same depth (what makes VGG16 hard to train without batch norm), a CPU's cost."""
@@ -112,7 +115,7 @@ def vgg16(input_shape, num_outputs, batch_norm=False, base: int = 64):
     return nn.Sequential(*layers), nn.Linear(c, num_outputs)
 
 
-def resnet18(input_shape, num_outputs):
+def resnet18(input_shape: tuple[int, ...], num_outputs: int) -> Net:
     """torchvision's ResNet18 with the CIFAR stem (3×3 conv1, stride 1, no max-pool)."""
     from torchvision.models import resnet18 as tv_resnet18
 
@@ -125,9 +128,11 @@ def resnet18(input_shape, num_outputs):
     return feats, r.fc
 
 
-def build_model(name: str, input_shape, num_outputs: int, *, width=256, depth=2, activation="relu",
-                channels=32, batch_norm=False, init_scale=1.0, output_scale=1.0, dlgn_beta=30.0,
-                value_input="pwc", hot_inputs: int = 0, heads: int = 4, vgg_base: int = 64) -> Net:
+def build_model(name: str, input_shape: tuple[int, ...], num_outputs: int, *, width: int = 256,
+                depth: int = 2, activation: str = "relu", channels: int = 32,
+                batch_norm: bool = False, init_scale: float = 1.0, output_scale: float = 1.0,
+                dlgn_beta: float = 30.0, value_input: str = "pwc", hot_inputs: int = 0,
+                heads: int = 4, vgg_base: int = 64) -> Net:
     """Build a model by name (one of ``MODELS``). ``init_scale`` multiplies every parameter at
     init."""
     key = name.lower()

@@ -18,12 +18,17 @@ import numpy as np
 import seaborn as sns
 
 from .paths import default_dir
+from typing import TYPE_CHECKING
+if TYPE_CHECKING:                 # names used in annotations only
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+    from .run import Run
 
 FIG_ENV = "NFL_FIGURES_DIR"
 PALETTE = "colorblind"
 
 
-def short_errors(shell=None):
+def short_errors(shell: object = None) -> None:
     """In IPython/Jupyter, show the project's own errors (bad config, missing data, damaged run,
     divergence) as one line instead of a traceback; the cell still fails. ``NFL_DEBUG=1`` keeps the
     traceback."""
@@ -44,7 +49,7 @@ def short_errors(shell=None):
     shell.set_custom_exc(user_errors(), one_line)
 
 
-def setup():
+def setup() -> None:
     short_errors()
     sns.set_theme(context="notebook", style="whitegrid", palette=PALETTE, font_scale=0.9)
     matplotlib.rcParams.update({"figure.dpi": 100, "savefig.dpi": 150, "savefig.bbox": "tight",
@@ -52,7 +57,7 @@ def setup():
                                 "pdf.fonttype": 42, "svg.hashsalt": "nfl", "image.cmap": "viridis"})
 
 
-def colors(n: int):
+def colors(n: int) -> list:
     return sns.color_palette(PALETTE, n)
 
 
@@ -61,7 +66,8 @@ def figures_dir(profile: str) -> Path:
     return (Path(env).expanduser() if env else default_dir("figures")) / profile
 
 
-def save(fig, stem: str, caption: str, numbers: dict | None = None, profile: str = "quick") -> Path:
+def save(fig: Figure, stem: str, caption: str, numbers: dict | None = None,
+         profile: str = "quick") -> Path:
     """Save ``fig`` as PNG and PDF under figures/<profile>/ with its caption and key numbers."""
     out = figures_dir(profile)
     out.mkdir(parents=True, exist_ok=True)
@@ -109,7 +115,7 @@ def slug(name: str) -> str:
     return out.strip("_")
 
 
-def png_bytes(fig, dpi: int = 100) -> bytes:
+def png_bytes(fig: Figure, dpi: int = 100) -> bytes:
     """The figure as PNG bytes (for ipywidgets.Image or IPython.display.Image)."""
     import io
 
@@ -127,7 +133,7 @@ def _plain(v):
     return v
 
 
-def build_index(folder) -> Path:
+def build_index(folder: Path | str) -> Path:
     folder = Path(folder)
     entries = [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))]
     lines = [f"# Figures: profile `{folder.name}`", "",
@@ -159,7 +165,7 @@ def _fmt(v):
 
 
 # ----------------------------------------------------------------------------- plots
-def checkpoint_colors(n):
+def checkpoint_colors(n: int) -> np.ndarray:
     return sns.color_palette("crest", n)
 
 
@@ -189,7 +195,8 @@ def _per_checkpoint(ax, run, curve, plot, highlight=None):
         _epochs_legend(ax, epochs, cols)
 
 
-def spectrum_panel(ax, run, split="train", centred=False, C=None, highlight=None):
+def spectrum_panel(ax: Axes, run: Run, split: str = "train", centred: bool = False,
+                   C: int | None = None, highlight: int | None = None) -> None:
     """ρ_k/ρ_1 against k, one line per checkpoint (log-log), a dashed line at k = C."""
     def curve(i):
         r = run.eigenvalues(i, split, centred)
@@ -201,8 +208,9 @@ def spectrum_panel(ax, run, split="train", centred=False, C=None, highlight=None
     ax.set_ylabel(r"$\rho_k/\rho_1$" + (" (centred)" if centred else ""))
 
 
-def cumulative_panel(ax, run, which="quality", split="train", centred=False, C=None,
-                     highlight=None):
+def cumulative_panel(ax: Axes, run: Run, which: str = "quality", split: str = "train",
+                     centred: bool = False, C: int | None = None,
+                     highlight: int | None = None) -> None:
     """Π*(k) (quality) or Π(k) (utility) against k, one line per checkpoint."""
     get = run.cum_quality if which == "quality" else run.cum_utility
     _per_checkpoint(ax, run, lambda i: get(i, split, centred), "semilogx", highlight)
@@ -213,8 +221,8 @@ def cumulative_panel(ax, run, which="quality", split="train", centred=False, C=N
     ax.set_ylabel(r"$\Pi^*(k)$ (quality)" if which == "quality" else r"$\Pi(k)$ (utility)")
 
 
-def metric_panel(ax, runs: dict, metric: str, ylabel=None, logy=False, styles=None, x="epoch",
-                 mark=None):
+def metric_panel(ax: Axes, runs: dict, metric: str, ylabel: str | None = None, logy: bool = False,
+                 styles: dict | None = None, x: str = "epoch", mark: dict | None = None) -> None:
     """A metric against epoch (or step) for several named runs, one colour each; runs whose Φ is
     frozen (head-only) dashed. ``mark``: an x value to mark with a vertical line. On a log x axis
     the initial point (x = 0) cannot be drawn and is left out (the caption says so)."""
@@ -232,7 +240,8 @@ def metric_panel(ax, runs: dict, metric: str, ylabel=None, logy=False, styles=No
         ax.set_yscale("log")
 
 
-def class_means_panel(ax, run, checkpoint: int, centred=False, K=None, title=None):
+def class_means_panel(ax: Axes, run: Run, checkpoint: int, centred: bool = False,
+                      K: int | None = None, title: str | None = None) -> None:
     """Heatmap of E[e_k | class] for the top K eigenfunctions at one checkpoint."""
     M = run.class_means(checkpoint, centred)
     K = min(K or M.shape[0], M.shape[0])
@@ -248,7 +257,8 @@ def class_means_panel(ax, run, checkpoint: int, centred=False, K=None, title=Non
         ax.set_title(title)
 
 
-def output_corr_panel(ax, run, checkpoint: int, centred=True, K=None, title=None):
+def output_corr_panel(ax: Axes, run: Run, checkpoint: int, centred: bool = True,
+                      K: int | None = None, title: str | None = None) -> None:
     """|corr(e_k, f̂)| of the top K eigenfunctions (regression runs)."""
     corr = np.abs(run.output_corr(checkpoint, centred))[:K]
     ax.bar(np.arange(1, len(corr) + 1), corr)
@@ -256,7 +266,7 @@ def output_corr_panel(ax, run, checkpoint: int, centred=True, K=None, title=None
            title=title or "eigenfunctions vs output (regression)")
 
 
-def token_pairs(xs: np.ndarray):
+def token_pairs(xs: np.ndarray) -> np.ndarray | None:
     """(a, b, p) when every row of ``xs`` (m, 2p) is a pair of one-hot tokens [e_a, e_b] (modular
     addition), else None."""
     h = xs.shape[1] // 2
@@ -307,7 +317,8 @@ def _vectors(ax, xs):
         ax.set(xlabel="position", ylabel="signal")
 
 
-def inputs_panel(ax, xs, title=None, mean=None, std=None):
+def inputs_panel(ax: Axes, xs: np.ndarray, title: str | None = None, mean: tuple | None = None,
+                 std: tuple | None = None) -> None:
     """Show a few inputs: images as a montage (de-normalised), 2-D points in the plane, one-hot
     token pairs on their grid, 1-D signals as overlaid lines."""
     xs = np.asarray(xs, dtype=float)
@@ -319,7 +330,7 @@ def inputs_panel(ax, xs, title=None, mean=None, std=None):
         ax.set_title(title)
 
 
-def main(argv=None):
+def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) == 2 and argv[0] == "index":
         if not Path(argv[1]).is_dir():

@@ -34,14 +34,17 @@ from .config import MAX_WIDTH
 from .errors import InputError
 from .report import LABELS, Report, fmt, label  # noqa: F401  (probe's public names)
 from .spectrum import SpectralAccumulator, effective_dimension
+from typing import Callable, Iterable
 
 CLI = ("as_rgb_images", "fit", "from_run", "from_torchvision", "state_dict_of", "load_weights",
        "main")
 
 
 @torch.no_grad()
-def probe(model=None, loader=None, layer: str | None = None, num_classes: int | None = None,
-          device=None, features=None, reduce: str = "flatten", nc4: bool = True) -> Report:
+def probe(model: torch.nn.Module | None = None, loader: Iterable | None = None,
+          layer: str | None = None, num_classes: int | None = None,
+          device: torch.device | str | None = None, features: Callable | None = None,
+          reduce: str = "flatten", nc4: bool = True) -> Report:
     """Diagonalise the features of ``model`` over every batch of ``loader`` (see the module doc).
 
     layer: a module name (its output is Φ); default: the input of the last ``nn.Linear``.
@@ -133,7 +136,8 @@ def _targets(y, i, C, labelled, out, device):
 
 
 @torch.no_grad()
-def stream(model, loader, grabs: dict, features, reduce, num_classes, dev, notes) -> Streamed:
+def stream(model: torch.nn.Module | None, loader: Iterable, grabs: dict, features: Callable | None,
+           reduce: str, num_classes: int | None, dev: torch.device, notes: list) -> Streamed:
     """One pass over ``loader``, each batch through the model once: the features of every grabbed
     layer (``{name: Grab}``), or ``features(x)``, streamed into an accumulator each."""
     names = grabs or {getattr(features, "__name__", "features"): 0}
@@ -179,7 +183,8 @@ def check_width(p: int) -> None:
                          f"narrower layer (layer=...); at most {MAX_FEATURES:,} columns")
 
 
-def report_from(acc, name, C, head, notes, skipped, centred: bool = True):
+def report_from(acc: SpectralAccumulator, name: str, C: int | None, head: torch.nn.Module | None,
+                notes: list, skipped: list, centred: bool = True) -> tuple:
     """(Report, class means or None) from the accumulated moments. ``centred`` False: of the
     centred spectrum only d_eff, from its eigenvalues alone (the tracker's columns; the report's
     ``centred`` spectrum is then None)."""

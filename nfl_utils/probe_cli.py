@@ -28,7 +28,8 @@ def as_rgb_images(x: torch.Tensor) -> torch.Tensor:
     return x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x
 
 
-def fit(model, x, y, epochs: int = 2, lr: float = 0.05, batch_size: int = 128, seed: int = 0):
+def fit(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, epochs: int = 2, lr: float = 0.05,
+        batch_size: int = 128, seed: int = 0) -> torch.nn.Module:
     """A plain SGD + momentum, cross-entropy fit of any classifier on tensors (for examples)."""
     g = torch.Generator().manual_seed(seed)
     opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
@@ -49,7 +50,7 @@ def _tensor_loader(x, y, batch_size):
 
 
 def from_run(run_hash: str, split: str = "train", checkpoint: int | None = None,
-             batch_size: int = 2048):
+             batch_size: int = 2048) -> tuple:
     """(report, title) for a stored run: its network at ``checkpoint`` (default: the end) on the
     run's measurement set of ``split`` (the points its recorded measures used)."""
     from .store import load_run, runs_dir
@@ -73,7 +74,7 @@ def from_run(run_hash: str, split: str = "train", checkpoint: int | None = None,
 
 def from_torchvision(arch: str, weights: str | None, dataset: str, split: str, limit: int | None,
                      batch_size: int = 256, layer: str | None = None, reduce: str = "flatten",
-                     num_classes: int | None = None):
+                     num_classes: int | None = None) -> tuple:
     """(report, title) for a torchvision architecture with a state dict on a dataset of the
     companion."""
     import torchvision
@@ -101,7 +102,7 @@ def from_torchvision(arch: str, weights: str | None, dataset: str, split: str, l
     return rep, f"{arch} ({state}), {dataset} {split}"
 
 
-def state_dict_of(obj, path) -> dict:
+def state_dict_of(obj: object, path: str | Path) -> dict:
     """The state dict inside what ``torch.save`` wrote: a plain state dict, or a checkpoint dict
     holding one under ``state_dict``/``model``/``model_state_dict``/``net``; DataParallel's and
     torch.compile's ``module.``/``_orig_mod.`` prefixes removed."""
@@ -123,7 +124,7 @@ def state_dict_of(obj, path) -> dict:
     return obj
 
 
-def load_weights(model, path) -> None:
+def load_weights(model: torch.nn.Module, path: str | Path) -> None:
     """Load a weights file into ``model``, with one-line errors for files that do not fit."""
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
@@ -164,7 +165,7 @@ def _parser() -> argparse.ArgumentParser:
     return ap
 
 
-def main(argv=None):
+def main(argv: list[str] | None = None) -> object:
     """The command line: a report, its figure and its JSON (see the module docstring)."""
     ap = _parser()
     args = ap.parse_args(argv)

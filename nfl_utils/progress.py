@@ -10,6 +10,7 @@ import sys
 import time
 
 from .config import Config
+from typing import TextIO
 
 # For "time left" only: the cost of a run is taken as epochs × training examples × (roughly) the
 # multiply-adds of one example, from the layer sizes; a convolutional net counts as CONV_FACTOR
@@ -41,7 +42,7 @@ class Reporter:
     ``on_checkpoint`` hook of :func:`nfl_utils.train.train`) and ``end(error)``; ``finish(failed)``.
     ``todo`` are the configs to train; ``loaded`` more were already in the store."""
 
-    def __init__(self, todo: dict[str, Config], loaded: int = 0, stream=None,
+    def __init__(self, todo: dict[str, Config], loaded: int = 0, stream: TextIO | None = None,
                  every_s: float = 15.0):
         self.todo, self.loaded, self.every_s = todo, loaded, every_s
         self.stream = stream or sys.stderr
@@ -68,7 +69,7 @@ class Reporter:
         self.label, self.cfg = label, cfg
         self.run_t0 = self.last = time.perf_counter()
 
-    def checkpoint(self, session, row) -> None:
+    def checkpoint(self, session: object, row: dict) -> None:
         now = time.perf_counter()
         if now - self.last >= self.every_s:
             self.last = now

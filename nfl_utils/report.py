@@ -9,11 +9,14 @@ import numpy as np
 import torch
 
 from .metrics import SCALAR, SPECTRAL, label  # noqa: F401  (label: a reader's name for a key)
+from typing import TYPE_CHECKING
+if TYPE_CHECKING:                 # names used in annotations only
+    from matplotlib.figure import Figure
 
 LABELS = {k: m.label for k, m in {**SPECTRAL, **SCALAR}.items()}   # key → label (from the registry)
 
 
-def fmt(key: str, v) -> str:
+def fmt(key: str, v: object) -> str:
     """A report number for text: k90/k*90 that never reach 90% say so; other NaNs are 'n/a'."""
     if isinstance(v, str):
         return v
@@ -56,7 +59,7 @@ class Report:
         lines += [f"  skipped: {s}" for s in self.skipped] + [f"  note: {s}" for s in self.notes]
         return "\n".join(lines)
 
-    def plot(self, title: str | None = None):
+    def plot(self, title: str | None = None) -> Figure:
         """One figure: the spectrum, Π*(k)/Π(k) (uncentred) and the summary numbers."""
         import matplotlib.pyplot as plt
 

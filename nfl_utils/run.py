@@ -17,6 +17,9 @@ import torch
 
 from .config import Config
 from .errors import InputError
+from typing import TYPE_CHECKING
+if TYPE_CHECKING:                 # names used in annotations only
+    from .data import DataBundle
 
 
 def _kind(centred: bool) -> str:
@@ -77,20 +80,17 @@ class Run:
                            "(--test-spectra) to diagonalise Φ on the test measurement set too")
         return _trim(self.arrays[key][checkpoint])
 
-    def eigenvalues(
-        self, checkpoint: int = -1, split: str = "train", centred: bool = False
-    ) -> np.ndarray:
+    def eigenvalues(self, checkpoint: int = -1, split: str = "train",
+                    centred: bool = False) -> np.ndarray:
         return self._spectral("eigenvalues", checkpoint, split, centred)
 
-    def cum_quality(
-        self, checkpoint: int = -1, split: str = "train", centred: bool = False
-    ) -> np.ndarray:
+    def cum_quality(self, checkpoint: int = -1, split: str = "train",
+                    centred: bool = False) -> np.ndarray:
         """Π*(k), k = 1..rank."""
         return self._spectral("cum_quality", checkpoint, split, centred)
 
-    def cum_utility(
-        self, checkpoint: int = -1, split: str = "train", centred: bool = False
-    ) -> np.ndarray:
+    def cum_utility(self, checkpoint: int = -1, split: str = "train",
+                    centred: bool = False) -> np.ndarray:
         """Π(k), k = 1..rank."""
         return self._spectral("cum_utility", checkpoint, split, centred)
 
@@ -120,7 +120,7 @@ class Run:
         return 2 if self.is_regression else self.num_classes
 
     # -- the network and its data
-    def data(self):
+    def data(self) -> DataBundle:
         """The run's data (the same subsets and measurement sets as in training); cached."""
         if self._data is None:
             from .build import get_data

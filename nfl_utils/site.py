@@ -131,7 +131,7 @@ def figure_blocks(figs: Path, dest: Path, cells: dict, commit: str) -> list[str]
     return blocks
 
 
-def main(argv=None) -> None:
+def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     try:
         print(f"site: {build_site(argv[0] if argv else 'quick')}")

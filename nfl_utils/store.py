@@ -33,6 +33,7 @@ from .errors import NflError
 from .paths import default_dir
 from .datafiles import file_digest
 from .run import Run
+from typing import Iterator
 
 RUNS_ENV = "NFL_RUNS_DIR"
 RUN_FILES = ("config.json", "meta.json", "metrics.csv", "arrays.npz", "model.pt")
@@ -42,7 +43,7 @@ PER_RUN_ARRAYS = ("measure_idx", "test_measure_idx")   # arrays that are not one
 class DamagedRun(NflError):
     """A finished run whose files do not match what was committed."""
 
-    def __init__(self, path, reason: str):
+    def __init__(self, path: Path | str, reason: str):
         self.path, self.reason = Path(path), reason
         super().__init__(f"damaged run at {path}: {reason}. Retrain its config with force=True "
                          f"(python -m nfl_utils.train ... --force) or delete the directory")
@@ -57,7 +58,7 @@ def is_complete(path: Path) -> bool:
     return (Path(path) / "DONE").exists()
 
 
-def verify(path) -> None:
+def verify(path: Path | str) -> None:
     """Raise :class:`DamagedRun` unless every file of the run matches its checksum."""
     path = Path(path)
     try:
@@ -82,7 +83,7 @@ def verify(path) -> None:
 REQUIRED_COLUMNS = ("epoch", "step", "train_acc", "test_acc", "train_dlr")
 
 
-def load_run(path, check: bool = True) -> Run:
+def load_run(path: Path | str, check: bool = True) -> Run:
     """The finished run at ``path``; with ``check`` its files are verified against their checksums
     and its tables against its config's checkpoint count (``check=False``: read as it is)."""
     path = Path(path)
@@ -149,7 +150,7 @@ def _load(path: Path, check: bool) -> Run:
     return Run(path, cfg, meta, metrics, arrays)
 
 
-def list_runs(root=None, report=True) -> list[Run]:
+def list_runs(root: Path | str | None = None, report: bool = True) -> list[Run]:
     """Every finished run under ``root``; damaged ones are skipped with a message on stderr."""
     root = Path(root) if root else runs_dir()
     if not root.is_dir():
@@ -193,7 +194,7 @@ def _numpy(x):
     return x
 
 
-def save_partial(run_hash: str, state: dict):
+def save_partial(run_hash: str, state: dict) -> None:
     path = partial_path(run_hash)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".part")
@@ -213,7 +214,7 @@ def discard_partial(run_hash: str, why: str | None = None) -> None:
     shutil.rmtree(path.parent, ignore_errors=True)
 
 
-def load_partial(run_hash: str):
+def load_partial(run_hash: str) -> dict | None:
     """Saved progress of ``run_hash``, or None. Loaded with ``weights_only=True`` (no code runs);
     progress that cannot be read, or that names another config or schema, is discarded."""
     path = partial_path(run_hash)
@@ -236,7 +237,7 @@ def load_partial(run_hash: str):
 
 
 @contextlib.contextmanager
-def run_lock(run_hash: str):
+def run_lock(run_hash: str) -> Iterator[bool]:
     """Held while one process trains ``run_hash``: a second trainer of the same config waits, then
     finds the finished run instead of training it again."""
     try:

@@ -28,6 +28,9 @@ from .progress import Reporter
 from .config import Config
 from .store import is_complete, runs_dir
 from .errors import InputError, one_line, user_errors
+from typing import TYPE_CHECKING
+if TYPE_CHECKING:                 # names used in annotations only
+    from pathlib import Path
 
 MAX_GRID_RUNS = 10_000      # combinations of one grid file
 MAX_GRID_BYTES = 64 * 1024  # a grid file is a few lines of YAML
@@ -95,7 +98,7 @@ def _yaml_loader():
     return Loader
 
 
-def load_grid(path) -> dict:
+def load_grid(path: Path | str) -> dict:
     """A grid file: a mapping with ``base`` (a mapping of config fields) and ``vary`` (field →
     list)."""
     import yaml
@@ -171,7 +174,8 @@ def _train_one(cfg_dict: dict, store_path: str, threads: int | None, on_checkpoi
     return cfg.hash, trained_here(run)
 
 
-def run_sweep(configs, backend: str = "serial", num_cpus: int | None = None, max_retries: int = 3,
+def run_sweep(configs: list[Config] | dict[str, Config], backend: str = "serial",
+              num_cpus: int | None = None, max_retries: int = 3,
               progress: bool | str = True, threads_per_run: int | None = 1) -> SweepResult:
     """Train every config not yet complete; ``backend`` is 'serial' or 'ray'. ``configs`` is a
     list of configs or a dict {label: config}. ``progress``: True for a one-line counter,
@@ -282,7 +286,7 @@ def _run_ray(todo, res, num_cpus, max_retries, progress, threads):
             ray.shutdown()
 
 
-def main(argv=None):
+def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m nfl_utils.sweep",
                                  description=__doc__.split("\n\n")[0])
     ap.add_argument("grid", nargs="?", help="YAML grid file (base + vary)")

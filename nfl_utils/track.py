@@ -26,6 +26,9 @@ import torch
 from .batches import Grab
 from .probe import report_from, stream
 from .errors import InputError
+from typing import TYPE_CHECKING, Iterable
+if TYPE_CHECKING:                 # names used in annotations only
+    from matplotlib.figure import Figure
 
 COLUMNS = ("dlr", "u_gap", "u_pistar_C", "u_pi_C", "u_k90", "u_d_eff", "c_d_eff", "nc1",
            "nc2_equiangular")
@@ -35,8 +38,10 @@ class Tracker:
     """Measures ``model`` over ``loader`` (a fixed measurement set: a list of batches or a
     DataLoader) whenever :meth:`measure` is called; ``every`` skips steps that are not multiples."""
 
-    def __init__(self, model, loader, layers=None, num_classes: int | None = None, every: int = 1,
-                 log_dir=None, reduce: str = "pool", device=None):
+    def __init__(self, model: torch.nn.Module, loader: Iterable,
+                 layers: str | list[str] | None = None, num_classes: int | None = None,
+                 every: int = 1, log_dir: str | Path | None = None, reduce: str = "pool",
+                 device: torch.device | str | None = None):
         if isinstance(loader, (map, filter)) or hasattr(loader, "__next__"):
             raise InputError("the tracker reads its loader at every measurement: give a list of "
                              "batches or a DataLoader, not a generator")
@@ -130,7 +135,7 @@ class Tracker:
             self._writer = SummaryWriter(str(self.log_dir))
         return self._writer or None
 
-    def plot(self, columns=("dlr", "u_gap", "c_d_eff", "nc1")):
+    def plot(self, columns: tuple[str, ...] = ("dlr", "u_gap", "c_d_eff", "nc1")) -> Figure:
         """The metrics against step, one panel per metric, one line per layer."""
         import matplotlib.pyplot as plt
 

@@ -12,6 +12,9 @@ from torch import nn
 
 from .models import build_model
 from .track import Tracker
+from typing import TYPE_CHECKING
+if TYPE_CHECKING:                 # names used in annotations only
+    import argparse
 
 
 def _loop_and_tracker(kind: str, layers: str, n: int, m: int, device):
@@ -44,7 +47,8 @@ def _best(fn, repeat: int) -> float:
     return min(times)
 
 
-def track_cost(ns=(10_000, 60_000), m: int = 2000, repeat: int = 3, device="cpu") -> list[dict]:
+def track_cost(ns: tuple[int, ...] = (10_000, 60_000), m: int = 2000, repeat: int = 3,
+               device: str = "cpu") -> list[dict]:
     """Rows of (loop, layers, epoch n, epoch s, measurement s, share), the fastest of ``repeat``
     (one epoch, after a warm-up, for epochs over 20,000 samples)."""
     rows = []
@@ -62,7 +66,7 @@ def track_cost(ns=(10_000, 60_000), m: int = 2000, repeat: int = 3, device="cpu"
     return rows
 
 
-def main(args) -> None:
+def main(args: argparse.Namespace) -> None:
     device = "cuda" if torch.cuda.is_available() and not getattr(args, "cpu", False) else "cpu"
     rows = track_cost(tuple(args.n), args.m, args.repeat, device)
     print(f"tracker on {device}: one measurement on {args.m:,} samples vs one epoch (batch 128), "

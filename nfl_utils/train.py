@@ -29,6 +29,9 @@ from .store import (clean_stale, commit_run, discard_partial, is_complete, load_
                     save_partial)
 from .run import Run
 from .errors import InputError, one_line, user_errors  # noqa: F401 (re-exported)
+from typing import TYPE_CHECKING, Callable
+if TYPE_CHECKING:                 # names used in annotations only
+    from .data import DataBundle
 
 SAVE_EVERY_S = 20.0   # progress is also saved between checkpoints when this much time has passed
 
@@ -75,7 +78,7 @@ class Session:
                 "stopped": self.stopped}
 
 
-def setup(cfg: Config, data=None) -> Session:
+def setup(cfg: Config, data: DataBundle | None = None) -> Session:
     """Data, network (on its device, gates transplanted, frozen parts frozen), optimiser and
     per-step schedule of ``cfg``, and the reference Φ₀ and θ₀ of the initialisation."""
     cfg.validate()
@@ -182,7 +185,7 @@ def record(s: Session) -> dict:
     return s.rows[-1]
 
 
-def frozen_features(s: Session, xtr):
+def frozen_features(s: Session, xtr: torch.Tensor) -> torch.Tensor:
     """(the head alone, Φ of every training input): Φ is frozen (eval mode, no gradient), so it is
     computed once and the epochs train the same head on the same features without passing through
     the network again. That pass is part of training the head, and is timed as training."""
@@ -203,7 +206,7 @@ def diverged(s: Session, bad: int) -> Diverged:
                     f"(init_scale={cfg.init_scale:g})")
 
 
-def run_epochs(s: Session, on_checkpoint=None, progress: bool = True) -> None:
+def run_epochs(s: Session, on_checkpoint: Callable | None = None, progress: bool = True) -> None:
     """Train to ``cfg.epochs``, measuring at every checkpoint epoch and saving progress there (and
     every SAVE_EVERY_S seconds); ``on_checkpoint(session, row)`` is called after each
     measurement."""
@@ -297,7 +300,8 @@ def _lockable(run_hash: str) -> bool:
         return False
 
 
-def train(cfg: Config, progress: bool = True, force: bool = False, on_checkpoint=None) -> Run:
+def train(cfg: Config, progress: bool = True, force: bool = False,
+          on_checkpoint: Callable | None = None) -> Run:
     """Train ``cfg`` (or load it from the store when finished) and return the :class:`Run`.
     ``force`` retrains and replaces a stored run (also a damaged one). A second process training
     the same config waits for the first and then loads its run."""
@@ -318,7 +322,7 @@ def train(cfg: Config, progress: bool = True, force: bool = False, on_checkpoint
         return commit(s, replace=force)
 
 
-def main(argv=None):
+def main(argv: list[str] | None = None) -> Run:
     """``python -m nfl_utils.train``: :func:`nfl_utils.train_cli.main`."""
     from .train_cli import main as cli_main
     return cli_main(argv)

@@ -32,7 +32,7 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv=None):
+def main(argv: list[str] | None = None) -> Run:
     """Train one run (or load it) from command-line config fields; print its summary."""
     args = parser().parse_args(argv)
     try:

@@ -62,7 +62,8 @@ class ModAddFeatures(nn.Module):
         return self.norm(h)[:, -1]                           # (B, d): the answer position
 
 
-def transformer(input_shape, num_outputs: int, width: int = 128, depth: int = 2, heads: int = 4):
+def transformer(input_shape: tuple[int, ...], num_outputs: int, width: int = 128, depth: int = 2,
+                heads: int = 4) -> torch.nn.Module:
     """(Φ, head) for modular addition mod p = num_outputs; inputs must be the 2p one-hot rows."""
     if tuple(input_shape) != (2 * num_outputs,):
         raise InputError(f"the transformer reads modular-addition pairs: inputs of shape (2p,) = "

@@ -33,10 +33,10 @@ def run_label(run: Run) -> str:
     return f"{c.dataset} / {c.model} ({', '.join(extra)}) [{run.hash[:8]}]"
 
 
-def draw(run: Run, checkpoint: int, k: int, centred: bool = False, fig=None):
-    """Draw one checkpoint of one run with the notebooks' panel functions (this checkpoint
-    highlighted); returns (figure, summary dict). Raises ValueError with a readable message when
-    the run cannot be shown."""
+def draw(run: Run, checkpoint: int, k: int, centred: bool = False,
+         fig: Figure | None = None) -> tuple:
+    """Draw one checkpoint of one run with the notebooks' panel functions (that checkpoint
+    highlighted): (figure, summary dict); an InputError says why a run cannot be shown."""
     if len(run) == 0:
         raise InputError(f"run {run.hash} has no checkpoints to show")
     checkpoint = int(np.clip(checkpoint, 0, len(run) - 1))
@@ -155,7 +155,7 @@ class Explorer:
         self.summary.value = ""
         self.out.layout.display = "none"
 
-    def redraw(self):
+    def redraw(self) -> None:
         try:
             run = self.current()
             self.fig, s = draw(run, self.ck.value, self.k.value, self.centre.value, self.fig)
@@ -185,8 +185,7 @@ def labelled_options(runs: dict, profile: str | None) -> list[tuple[str, str]]:
 
 
 def explore(runs: list[Run] | None = None, static_run: Run | None = None,
-            static_checkpoint: int = -1,
-            k: int = 10, profile: str | None = None):
+            static_checkpoint: int = -1, k: int = 10, profile: str | None = None) -> object:
     """Display the explorer over ``runs`` (default: every finished run), or, headless, a static
     figure of ``static_run`` (default: the first run). ``profile``: list its runs under its own
     labels; the explorer opens on ``static_run``. Returns the Explorer or (figure, summary)."""
