@@ -342,7 +342,7 @@ class SpectralAccumulator:
                              "by a constant before measuring (D_LR is scale-invariant), or call "
                              "low_rank_measure(phi, outputs), which does so")
         if den <= 0:
-            raise InputError("phi is constant over the sample (zero centred "
-                             "kernel): D_LR is undefined")
+            raise InputError("phi is constant over the sample (zero centred kernel): D_LR is "
+                             "undefined")
         d = 1.0 - float((X * X).sum() / den)
         return d if math.isnan(d) else min(1.0, max(0.0, d))

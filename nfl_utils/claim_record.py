@@ -22,10 +22,10 @@ CLAIMS = {
           "fitted at a rate ∝ ρ_k",
     "C5": "In MF runs the spectrum concentrates (centred d_eff falls toward C−1, ρ_{C+1}/ρ_C → 0)",
     "C6": "Best generalisation after tuning coincides with the lowest D_LR",
-    "C7": "Richness does not guarantee generalisation: shuffled labels are fitted "
-          "richly, test at chance",
-    "C8": "Neural collapse is a kernel statement (NC1, NC2 fall with D_LR; Π*(C) ≈ "
-          "1; C−1 equal modes)",
+    "C7": "Richness does not guarantee generalisation: shuffled labels are fitted richly, test at "
+          "chance",
+    "C8": "Neural collapse is a kernel statement (NC1, NC2 fall with D_LR; Π*(C) ≈ 1; C−1 equal "
+          "modes)",
     "C9": "Regression: Φ collapses onto {1, f̂} (Π(2) ≥ 0.95, D_LR small; head-only stays broad)",
     "C10": "D_LR: full training richer than head-only",
     "C11": "Grokking is a lazy → rich transition (D_LR falls as test accuracy jumps)",
@@ -35,8 +35,8 @@ CLAIMS = {
     "D1": "The DLGN output is a sum over m^L path experts (recursion = path sum)",
     "D2": "The overlap kernel is the Gram matrix of path indicators",
     "D3": "deep linear < DLGN ≲ ReLU at matched size",
-    "D4": "Feature learning in DLGNs: frozen random gates ≪ trained; learned gates + "
-          "fresh values recover",
+    "D4": "Feature learning in DLGNs: frozen random gates ≪ trained; learned gates + fresh values "
+          "recover",
     "D5": "The overlap kernel aligns with the target, mostly early in training",
     "D6": "Learned half-spaces contain smooth regions of the target",
     "D7": "Early training favours low-frequency regions of the target",
@@ -50,12 +50,11 @@ REPORTED = {
     "C2": "many architectures and classification datasets",
     "C3": "FC net on CIFAR-10",
     "C4": "rate ∝ ρ_k [summary]; the invariance is exact by construction", "C5": "[ours]",
-    "C6": "ResNet18 CIFAR-100 lr 0.005/0.05/0.2 → "
-    "66.3/78.3/74.5% test, D_LR 0.053/0.025/0.039",
+    "C6": "ResNet18 CIFAR-100 lr 0.005/0.05/0.2 → 66.3/78.3/74.5% test, D_LR 0.053/0.025/0.039",
     "C7": "CIFAR-10 shuffled 0.034 (9.5%) vs clean 0.031 (95.0%)",
     "C8": "terminal phase of training", "C9": "[paper] claim, thresholds ours",
-    "C10": "MNIST full 0.0087 (test 10.0%) vs head-only 0.63 (test 74.4%): "
-    "the richer net can be the worse one",
+    "C10": "MNIST full 0.0087 (test 10.0%) vs head-only 0.63 (test 74.4%): the richer net can be "
+           "the worse one",
     "C11": "mod-97 addition, transformer: 0.51 → 0.11",
     "C12": "VGG16 CIFAR-100: no BN 0.66 (test 21.7%), BN 0.073 (test 72.0%)",
     "C13": "direction not known",

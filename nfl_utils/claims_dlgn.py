@@ -92,7 +92,7 @@ def image_claims(image: dict) -> list[dict]:
     rows.append(claim_row("D4", setting, f"trained {ms('DLGN')}, frozen random gates {ms(fr)}, "
                      f"frozen learned gates + fresh values {ms(fl)}", d4[0],
                      d4[1] + "; ≪ = at least 2 points and beyond the seed spread, recover = within "
-                     "2 points [ours]"))
+                             "2 points [ours]"))
     return rows
 
 

@@ -218,8 +218,8 @@ def size_claim(groups: dict) -> dict:
     same, words = across_conventions(obs, dirs)
     if not same:
         v = V.PARTLY
-    why = "; ".join(x for x in ("a change beyond the seed spread (a seed varies "
-                                "init, order and data)",
+    why = "; ".join(x for x in ("a change beyond the seed spread (a seed varies init, order and "
+                                "data)",
                                 words) if x)
     return with_conventions(claim_row("C13", setting, meas + f"; largest n is {obs} than smallest",
                                       v, why),

@@ -168,8 +168,8 @@ def collapse_claim(run: Run, name: str) -> dict:
                        f"fall together (rank corr. ≥ {V.CO_MOVE:g})": together,
                      "terminal kernel picture": terminal})
     return claim_row("C8", name, meas, v,
-                     why + "; thresholds [ours]: Π*(C) ≥ 0.9, ρC−1/ρ1 ≥ 0.8 "
-                "(spread ≤ 20%), tail ≤ 0.1")
+                     why + "; thresholds [ours]: Π*(C) ≥ 0.9, ρC−1/ρ1 ≥ 0.8 (spread ≤ 20%), tail ≤ "
+                           "0.1")
 
 
 def regression_claim(full: Run, head: Run | None) -> dict:

@@ -39,74 +39,61 @@ class Config:
     width: int = _f(256, "hidden width of mlp/cnn (p = width for them); d_model of the transformer")
     depth: int = _f(2, "number of hidden layers of the mlp; of blocks of the transformer")
     heads: int = _f(4, "transformer: attention heads (width must be a multiple)")
-    vgg_base: int = _f(64,
-                       "vgg16: channels of its first block (64 standard; every "
-                       "layer scales with it)")
+    vgg_base: int = _f(64, "vgg16: channels of its first block (64 standard; every layer scales "
+                           "with it)")
     activation: str = _f("relu", f"mlp/cnn nonlinearity: {', '.join(ACTIVATIONS)}")
     channels: int = _f(32, "cnn channels (the second 2-D block has twice as many)")
-    batch_norm: bool = _f(False,
-                          "batch norm after every convolution of the cnn (vgg16_bn has its own)")
+    batch_norm: bool = _f(False, "batch norm after every convolution of the cnn (vgg16_bn has its "
+                                 "own)")
     dlgn_beta: float = _f(30.0, "DLGN soft-gate sharpness β in σ(β η)")
-    value_input: str = _f("pwc",
-                          "DLGN value-network input: pwc (z = 1, piecewise-constant output) or x")
-    freeze_gates: bool = _f(False,
-                            "DLGN: keep the gating network fixed (only the value "
-                            "network and head train)")
-    init_gates_from: str | None = _f(None,
-                                     "DLGN: copy the gating network from this "
-                                     "finished run (its hash)")
-    task: str = _f("classify",
-                   "classify (C outputs) or regress (1 output: the digit value, standardised, "
-                   "times target_scale)")
-    loss: str = _f("ce",
-                   "ce (cross-entropy) or mse (on target_scale * one-hot targets; "
-                   "mean over all entries)")
-    target_scale: float = _f(1.0,
-                             "scale α of the MSE targets (α·one-hot); also scales "
-                             "the regression target")
+    value_input: str = _f("pwc", "DLGN value-network input: pwc (z = 1, piecewise-constant output) "
+                                 "or x")
+    freeze_gates: bool = _f(False, "DLGN: keep the gating network fixed (only the value network "
+                                   "and head train)")
+    init_gates_from: str | None = _f(None, "DLGN: copy the gating network from this finished run "
+                                           "(its hash)")
+    task: str = _f("classify", "classify (C outputs) or regress (1 output: the digit value, "
+                               "standardised, times target_scale)")
+    loss: str = _f("ce", "ce (cross-entropy) or mse (on target_scale * one-hot targets; mean over "
+                         "all entries)")
+    target_scale: float = _f(1.0, "scale α of the MSE targets (α·one-hot); also scales the "
+                                  "regression target")
     optimizer: str = _f("sgd", "sgd, adam or adamw")
     lr: float = _f(0.05, "learning rate (> 0)")
     momentum: float = _f(0.9, "SGD momentum in [0, 1)")
     adam_beta2: float = _f(0.999, "Adam/AdamW second-moment decay β₂ in (0, 1) (β₁ = 0.9)")
     nesterov: bool = _f(False, "Nesterov momentum for SGD")
     weight_decay: float = _f(0.0, "weight decay (>= 0)")
-    schedule: str = _f("constant",
-                       "constant, cosine or step (x0.1 at 50% and 75% of "
-                       "training), applied per step")
+    schedule: str = _f("constant", "constant, cosine or step (x0.1 at 50% and 75% of training), "
+                                   "applied per step")
     batch_size: int = _f(128, "mini-batch size")
     epochs: int = _f(30, "training epochs (>= 1); with stop_loss, at most this many")
-    stop_loss: float = _f(0.0,
-                          "stop early once the loss over the whole training set falls "
-                          "below this (0: never)")
-    keep_best: bool = _f(False,
-                         "keep the weights of the epoch with the best validation accuracy "
-                                "(datasets with a validation split: oblique-tree); the "
-                                "last row measures them")
+    stop_loss: float = _f(0.0, "stop early once the loss over the whole training set falls below "
+                               "this (0: never)")
+    keep_best: bool = _f(False, "keep the weights of the epoch with the best validation accuracy "
+                                "(datasets with a validation split: oblique-tree); the last row "
+                                "measures them")
     augment: bool = _f(False, "random crop (pad 4) + horizontal flip, for image datasets")
-    train_size: int | None = _f(None,
-                                "class-balanced training subset size (default: the "
-                                "whole training set)")
+    train_size: int | None = _f(None, "class-balanced training subset size (default: the whole "
+                                      "training set)")
     shuffle_fraction: float = _f(0.0, "fraction of training labels permuted at random, in [0, 1]")
     head_only: bool = _f(False, "train the linear head only (coefficient learning: Φ frozen)")
     init_scale: float = _f(1.0, "multiply every parameter at initialisation by this")
     output_scale: float = _f(1.0, "multiply the network output by this")
     seed: int = _f(0, "seed of initialisation and data order")
     data_seed: int = _f(0, "seed of the training subset, label shuffling and measurement sets")
-    checkpoints: tuple[int, ...] = _f((),
-                                      "epochs at which to measure (0 = init); default 0, "
-                                      "1, 2, 4, ..., epochs")
+    checkpoints: tuple[int, ...] = _f((), "epochs at which to measure (0 = init); default 0, 1, 2, "
+                                          "4, ..., epochs")
     measure_size: int = _f(1000, "class-balanced measurement subset of the training set")
     test_measure_size: int = _f(1000, "class-balanced measurement subset of the test set")
-    test_spectra: bool = _f(False,
-                            "also diagonalise Φ on the test measurement set (spectra, Π, Π*, D_LR "
-                                   "on test data: run.eigenvalues(split='test'), ...); no notebook "
-                                   "reads them")
+    test_spectra: bool = _f(False, "also diagonalise Φ on the test measurement set (spectra, Π, "
+                                   "Π*, D_LR on test data: run.eigenvalues(split='test'), ...); no "
+                                   "notebook reads them")
     save_models: bool = _f(False, "also store the weights at every checkpoint (checkpoints.pt)")
     device: str = _f("auto", "auto (cuda when present), cpu or cuda")
     amp: bool = _f(False, "bf16 autocast on CUDA")
-    channels_last: bool = _f(False,
-                             "channels_last memory format for convnets (training and measurement; "
-                             "on the CPU too)")
+    channels_last: bool = _f(False, "channels_last memory format for convnets (training and "
+                                    "measurement; on the CPU too)")
     modadd_p: int = _f(97, "modadd: the modulus p (inputs are one-hot a and b, p classes)")
     modadd_fraction: float = _f(0.4, "modadd: fraction of the p² pairs used for training")
 

@@ -126,8 +126,8 @@ def _targets(y, i, C, labelled, out, device):
         return None, C
     if C is None:
         if out is None:
-            raise InputError("the loader has labels but the model gives no (n, C) "
-                             "output: pass num_classes")
+            raise InputError("the loader has labels but the model gives no (n, C) output: pass "
+                             "num_classes")
         C = out.shape[1]
     y = class_labels(y, i).to(device)
     if int(y.min()) < 0 or int(y.max()) >= C:

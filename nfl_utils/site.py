@@ -18,11 +18,10 @@ from pathlib import Path
 
 from .errors import InputError, one_line, user_errors
 
-STYLE = ("body{font-family:system-ui,sans-serif;max-width:72rem;margin:2rem auto;padding:0 1rem}"
-         "table{border-collapse:collapse}"
-         "td,th{border:1px solid #ccc;padding:.3rem;vertical-align:top}"
-         "figure{margin:2rem 0}img{max-width:100%}figcaption{color:#333}"
-         ".prov{font-size:.85rem;color:#666}")
+STYLE = ("body{font-family:system-ui,sans-serif;max-width:72rem;margin:2rem auto;padding:0 "
+         "1rem}table{border-collapse:collapse}td,th{border:1px solid "
+         "#ccc;padding:.3rem;vertical-align:top}figure{margin:2rem "
+         "0}img{max-width:100%}figcaption{color:#333}.prov{font-size:.85rem;color:#666}")
 
 
 def _page(title: str, body: str) -> str:

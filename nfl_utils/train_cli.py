@@ -23,8 +23,8 @@ def summary_table(run: Run) -> str:
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m nfl_utils.train",
-                                description="Train one run (or load it from the store) "
-                                            "and print its summary.")
+                                description="Train one run (or load it from the store) and print "
+                                            "its summary.")
     add_config_arguments(p)
     p.add_argument("--force", action="store_true", help="retrain even if the run is in the store")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
