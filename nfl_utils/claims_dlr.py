@@ -32,24 +32,26 @@ def seeded_contrast(cid: str, groups: dict, a: str, b: str, expected: str, setti
 
 
 def lr_claim(groups: dict, setting: str) -> dict:
-    acc = {k: np.mean(final_values(v, "test_acc")) for k, v in groups.items()}
+    """C6 (docs/measures.md): the learning rates whose test accuracy is not below the best beyond
+    the seed spread are the tuned optimum; not testable when one of them is at the grid's edge;
+    agrees when the optimum is one learning rate and it has the lowest D_LR; partly when the
+    lowest-D_LR rate is among several that the seeds cannot tell apart, or when its D_LR is not
+    below the best's beyond the spread; disagrees otherwise."""
+    acc = {k: final_values(v, "test_acc") for k, v in groups.items()}
     dlr = {k: np.mean(final_values(v, "train_dlr")) for k, v in groups.items()}
-    best, lowest = max(acc, key=acc.get), min(dlr, key=dlr.get)
+    best, lowest = max(acc, key=lambda k: np.mean(acc[k])), min(dlr, key=dlr.get)
+    tied = [k for k in groups if k == best or V.compare(acc[k], acc[best]) == "no clear difference"]
     meas = "; ".join(f"{k}: test {mean_spread(final_values(v, 'test_acc'))}, "
                      f"D_LR {mean_spread(final_values(v, 'train_dlr'))}" for k, v in groups.items())
-    sep = "same" if best == lowest else V.compare(final_values(groups[best], "train_dlr"),
-                                                  final_values(groups[lowest], "train_dlr"))
-    meas += f"; best accuracy at {best}, lowest D_LR at {lowest}"
-    if V.at_edge(list(groups), best):
+    meas += f"; best accuracy at {', '.join(tied)}, lowest D_LR at {lowest}"
+    if any(V.at_edge(list(groups), k) for k in tied):
         return claim_row("C6", setting, meas, V.UNTESTABLE,
-                    "the best accuracy sits at the edge of the grid: the optimum is not bracketed, "
-                    "so no tuned optimum to compare with")
-    v = V.AGREES if best == lowest else (V.PARTLY if sep == "no clear difference" else V.DISAGREES)
-    why = "best learning rate inside the grid"
+                         "the best accuracy sits at the edge of the grid (within the seed spread): "
+                         "the optimum is not bracketed, so no tuned optimum to compare with")
+    v, why = _lr_verdict(groups, tied, best, lowest)
     if all(conventions.has_weights(g) for g in groups.values()):
-        means = {
-            k: {n: np.mean(x) for n, x in conventions.values(g).items()} for k, g in groups.items()
-        }
+        means = {k: {n: np.mean(x) for n, x in conventions.values(g).items()}
+                 for k, g in groups.items()}
         low = {n: min(means, key=lambda k: means[k][n]) for n in conventions.CONVENTIONS}
         same, words = across_conventions(lowest, low)
         why += "; " + words.replace("direction", "lowest-D_LR learning rate")
@@ -57,6 +59,21 @@ def lr_claim(groups: dict, setting: str) -> dict:
             v, why = V.PARTLY, "the lowest D_LR moves with D_LR's convention: " + why
         return with_conventions(claim_row("C6", setting, meas, v, why), "lowest final D_LR at", low)
     return claim_row("C6", setting, meas, v, why)
+
+
+def _lr_verdict(groups: dict, tied: list, best: str, lowest: str) -> tuple[str, str]:
+    """C6's verdict and reason, the optimum (``tied``) bracketed by the grid."""
+    if lowest in tied:
+        if len(tied) == 1:
+            return V.AGREES, "best learning rate inside the grid"
+        return V.PARTLY, (f"fails: the best accuracy is not resolved: {', '.join(tied)} are within "
+                          "the seed spread of each other, the lowest D_LR among them")
+    sep = V.compare(final_values(groups[best], "train_dlr"),
+                    final_values(groups[lowest], "train_dlr"))
+    if sep == "no clear difference":
+        return V.PARTLY, ("fails: the best learning rate's D_LR is not above the lowest beyond the "
+                          "seed spread")
+    return V.DISAGREES, "the lowest D_LR is at a learning rate whose accuracy is below the best"
 
 
 def shuffle_claim(groups: dict, C: int, setting: str) -> dict:

@@ -149,6 +149,23 @@ def test_claims_rules_on_synthetic_runs():
     assert claims.lr_claim(lr, "s")["verdict"] == "not testable here"
     lr = {"lr=0.01": runs([0.3, 0.31, 0.3], 0.90), "lr=0.1": runs([0.1, 0.11, 0.1], 0.95)}
     assert claims.lr_claim(lr, "s")["verdict"] == "not testable here"     # two points: always an edge
+
+    def noisy(dlrs, accs):     # seeds whose test accuracies differ
+        return [fake_run([{"epoch": 0, "train_dlr": 0.6, "test_acc": 0.1},
+                          {"epoch": 1, "train_dlr": d, "test_acc": a}], seed=i)
+                for i, (d, a) in enumerate(zip(dlrs, accs))]
+    # the best two accuracies within the seed spread: which is "best" is noise, so neither
+    # verdict may be claimed, whichever of the two has the lowest D_LR
+    tie = {"lr=0.01": noisy([0.3] * 3, [0.90] * 3), "lr=0.1": noisy([0.2] * 3, [0.955, 0.96, 0.95]),
+           "lr=0.3": noisy([0.1] * 3, [0.95, 0.96, 0.958]), "lr=1": noisy([0.15] * 3, [0.92] * 3)}
+    assert claims.lr_claim(tie, "s")["verdict"] == "partly"
+    tie["lr=0.3"] = noisy([0.1] * 3, [0.955, 0.965, 0.962])               # now 0.3 is the argmax
+    assert claims.lr_claim(tie, "s")["verdict"] == "partly"
+    tie["lr=1"] = noisy([0.15] * 3, [0.95, 0.96, 0.96])                     # the edge ties the best
+    assert claims.lr_claim(tie, "s")["verdict"] == "not testable here"
+    tie = {"lr=0.01": noisy([0.3] * 3, [0.90] * 3), "lr=0.1": noisy([0.2] * 3, [0.95, 0.96, 0.955]),
+           "lr=0.3": noisy([0.1] * 3, [0.93, 0.925, 0.93]), "lr=1": noisy([0.15] * 3, [0.92] * 3)}
+    assert claims.lr_claim(tie, "s")["verdict"] == "disagrees"      # lowest D_LR clearly worse
     # grokking: D_LR rises after memorisation → disagrees; never groks → not testable
     steps = [0, 100, 200, 2000, 4000]
     rows = lambda dl, te: [{"epoch": s, "step": s, "train_acc": a, "test_acc": t, "train_dlr": d, "train_u_gap": 1.0,
