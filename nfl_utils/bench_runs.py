@@ -68,7 +68,8 @@ def measure_share(args: argparse.Namespace) -> float:
     return worst
 
 
-SHARED_PAIRS = ("main: MLP, MSE", "rich vs lazy: full [seed 0]")   # each with its head-only control
+SHARED_PAIRS = (("main: MLP, MSE", "main: MLP, MSE, head-only"),          # (run, its control)
+                ("rich vs lazy: full [seed 0]", "rich vs lazy: full, head-only [seed 0]"))
 
 
 def sharing(args: argparse.Namespace) -> dict:
@@ -80,23 +81,29 @@ def sharing(args: argparse.Namespace) -> dict:
     from nfl_utils.sweep import run_sweep
 
     table = profiles.table("quick")
-    pairs = [(table[n], table[n.replace(" [", ", head-only [") if "[" in n else n + ", head-only"])
-             for n in SHARED_PAIRS]
-    out, keep = {}, initial.KEEP
-    for mode, k in (("shared", keep), ("not shared", 0)):
-        initial.KEEP = k
-        initial.clear()
-        with tempfile.TemporaryDirectory() as d:
-            os.environ["NFL_RUNS_DIR"] = d
-            res = run_sweep([c for pair in pairs for c in pair], progress=False)
-            assert not res.failed, res.failed
-            metas = [load_run(os.path.join(d, h.hash)).meta for _, h in pairs]
-            whole = [load_run(os.path.join(d, c.hash)).meta for pair in pairs for c in pair]
-        out[mode] = sum(m["measure_seconds"] for m in metas)
-        out[mode + ", all"] = sum(m["train_seconds"] + m["measure_seconds"] for m in whole)
-    initial.KEEP = keep
-    print(f"# sharing Φ's side between a run and its head-only control ({', '.join(SHARED_PAIRS)}; "
-          f"{torch.get_num_threads()} threads)")
+    configs = [table[n] for pair in SHARED_PAIRS for n in pair]
+    controls = {table[control].hash for _, control in SHARED_PAIRS}
+    out, keep, store = {}, initial.KEEP, os.environ.get("NFL_RUNS_DIR")
+    try:
+        for mode, k in (("shared", keep), ("not shared", 0)):
+            initial.KEEP = k
+            initial.clear()
+            with tempfile.TemporaryDirectory() as d:
+                os.environ["NFL_RUNS_DIR"] = d
+                res = run_sweep(configs, progress=False)
+                assert not res.failed, res.failed
+                metas = {c.hash: load_run(os.path.join(d, c.hash)).meta for c in configs}
+            out[mode] = sum(m["measure_seconds"] for h, m in metas.items() if h in controls)
+            out[mode + ", all"] = sum(m["train_seconds"] + m["measure_seconds"]
+                                      for m in metas.values())
+    finally:                                       # the caller's store and sharing as they were
+        initial.KEEP = keep
+        if store is None:
+            os.environ.pop("NFL_RUNS_DIR", None)
+        else:
+            os.environ["NFL_RUNS_DIR"] = store
+    print(f"# sharing Φ's side between a run and its head-only control "
+          f"({', '.join(run for run, _ in SHARED_PAIRS)}; {torch.get_num_threads()} threads)")
     for mode in ("shared", "not shared"):
         print(f"controls' measurement, {mode:<10}: {out[mode]:6.2f} s (runs and controls: "
               f"{out[mode + ', all']:.1f} s of training and measurement)")

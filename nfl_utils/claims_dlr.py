@@ -40,8 +40,8 @@ def lr_claim(groups: dict, setting: str) -> dict:
     acc = {k: final_values(v, "test_acc") for k, v in groups.items()}
     dlr = {k: np.mean(final_values(v, "train_dlr")) for k, v in groups.items()}
     best, lowest = max(acc, key=lambda k: np.mean(acc[k])), min(dlr, key=dlr.get)
-    tied = [k for k in groups if k == best or V.compare(acc[k], acc[best]) == "no clear difference"]
-    meas = "; ".join(f"{k}: test {mean_spread(final_values(v, 'test_acc'))}, "
+    tied = [k for k in groups if V.compare(acc[k], acc[best]) == "no clear difference"]
+    meas = "; ".join(f"{k}: test {mean_spread(acc[k])}, "
                      f"D_LR {mean_spread(final_values(v, 'train_dlr'))}" for k, v in groups.items())
     meas += f"; best accuracy at {', '.join(tied)}, lowest D_LR at {lowest}"
     if any(V.at_edge(list(groups), k) for k in tied):
@@ -67,7 +67,7 @@ def _lr_verdict(groups: dict, tied: list, best: str, lowest: str) -> tuple[str, 
         if len(tied) == 1:
             return V.AGREES, "best learning rate inside the grid"
         return V.PARTLY, (f"fails: the best accuracy is not resolved: {', '.join(tied)} are within "
-                          "the seed spread of each other, the lowest D_LR among them")
+                          "the seed spread of the best, the lowest D_LR among them")
     sep = V.compare(final_values(groups[best], "train_dlr"),
                     final_values(groups[lowest], "train_dlr"))
     if sep == "no clear difference":

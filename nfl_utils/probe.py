@@ -85,10 +85,10 @@ def probe(model: torch.nn.Module | None = None, loader: Iterable | None = None,
 
 def _device(model, device) -> torch.device:
     """``device``, else the model's parameters' device, else the CPU."""
-    params = list(model.parameters()) if model is not None else []
     if device is not None:
         return torch.device(device)
-    return params[0].device if params else torch.device("cpu")
+    param = next(model.parameters(), None) if model is not None else None
+    return param.device if param is not None else torch.device("cpu")
 
 
 def _check_args(model, loader, features, reduce) -> None:
